@@ -1,0 +1,8 @@
+"""modelcollapse: how fast models forget under recursive training.
+
+Implements the processes and results of Suresh, Thangaraj and Khandavally, "Rate of Model
+Collapse in Recursive Training" (AISTATS 2025, arXiv:2412.17646), with exact answers from
+classical probability next to fast, vectorised simulation.
+"""
+
+__version__ = "0.1.0"
