@@ -1,0 +1,74 @@
+"""Helpers shared by the sub-commands: error handling and option parsing."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+import numpy as np
+
+from modelcollapse.errors import ConfigError
+
+#: Exit status for bad input (nothing is written).
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def handles_config_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn ConfigError into 'Error: ...' on stderr and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: a JSON literal, a comma-separated list of numbers, or a string."""
+    text = text.strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    if "," in text:
+        return [parse_value(part) for part in text.split(",") if part.strip()]
+    return text
+
+
+def parse_params(items: tuple[str, ...]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs to a dict; a malformed pair is a ConfigError."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError("--param", item, "NAME=VALUE, e.g. --param p=0.2")
+        key, value = item.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise ConfigError("--param", item, "NAME=VALUE with a non-empty NAME")
+        if key in out:
+            raise ConfigError("--param", key, "each parameter once")
+        out[key] = parse_value(value)
+    return out
+
+
+def json_dumps(records: Any) -> str:
+    def default(v: Any) -> Any:
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, np.ndarray):
+            return v.tolist()
+        raise TypeError(type(v).__name__)
+
+    return json.dumps(records, default=default, allow_nan=False)

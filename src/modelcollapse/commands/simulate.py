@@ -1,0 +1,195 @@
+"""``modelcollapse simulate`` and ``modelcollapse run``: one recursive-training run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from modelcollapse.commands._common import handles_config_errors, json_dumps, parse_params
+from modelcollapse.config import RunConfig, load_toml, make_config
+from modelcollapse.engine import SimulationResult
+from modelcollapse.engine import simulate as run_simulation
+from modelcollapse.store import write_run
+from modelcollapse.table import Table
+
+
+def _wide(result: SimulationResult, max_rows: int = 12) -> str:
+    """Generation by metric values, a few generations spread over the run."""
+    summary = result.summary
+    gens = np.unique(summary["generation"])
+    if len(gens) > max_rows:
+        gens = gens[np.unique(np.linspace(0, len(gens) - 1, max_rows).round().astype(int))]
+    names = list(dict.fromkeys(summary["metric"].tolist()))
+    cols: dict[str, list] = {"generation": list(gens)}
+    for name in names:
+        rows = summary.where(metric=name)
+        lookup = dict(zip(rows["generation"].tolist(), rows["value"].tolist(), strict=True))
+        cols[name] = [lookup[g] for g in gens.tolist()]
+    return Table(cols).format(max_rows=max_rows + 2)
+
+
+def _header(result: SimulationResult) -> str:
+    c = result.config
+    skip = {
+        "family",
+        "n",
+        "generations",
+        "trials",
+        "seed",
+        "method",
+        "estimator",
+        "metrics",
+        "record_every",
+        "trajectories",
+        "block_trials",
+        "cell",
+        "eps",
+    }
+    params = ", ".join(
+        f"{k}={v}" for k, v in c.items() if k not in skip and not isinstance(v, list)
+    )
+    return (
+        f"{c['family']} ({params}); n={c['n']}, estimator={c['estimator']}, "
+        f"method={c['method']}, {c['trials']} trials, {c['generations']} generations, "
+        f"seed={c['seed']} [{result.elapsed_s:.2f} s]"
+    )
+
+
+def _execute(
+    cfg: RunConfig, out: str | None, as_json: bool, overwrite: bool, progress: bool | None
+) -> None:
+    if out is not None:
+        target = Path(out)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
+            from modelcollapse.errors import ConfigError
+
+            raise ConfigError("--out", out, "a new or empty directory (or pass --overwrite)")
+    result = run_simulation(cfg.build_family(), progress=progress, **cfg.simulate_kwargs())
+    if out is not None:
+        write_run(out, result, overwrite=overwrite)
+    if as_json:
+        click.echo(json_dumps(result.summary.records()))
+    else:
+        click.echo(_header(result))
+        click.echo(_wide(result))
+        if out is not None:
+            click.echo(f"wrote {out}/summary.parquet and {out}/run.json")
+
+
+_common_options = [
+    click.option(
+        "--out",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Run directory to write (summary.parquet, run.json).",
+    ),
+    click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON records."),
+    click.option("--overwrite", is_flag=True, help="Replace an existing --out directory."),
+    click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Progress bar (default: on a terminal, for runs over a second).",
+    ),
+]
+
+
+def _with_common(func):
+    for option in reversed(_common_options):
+        func = option(func)
+    return func
+
+
+@click.command()
+@click.option("--family", required=True, help="bernoulli | poisson | categorical | gaussian | ...")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Starting parameter, e.g. p=0.2, lambda=10, sigma=1, p=0.5,0.3,0.2.",
+)
+@click.option("--n", "n", type=int, required=True, help="Samples per generation.")
+@click.option("--generations", type=int, required=True, help="Number of refits.")
+@click.option("--trials", type=int, required=True, help="Independent trials.")
+@click.option("--seed", type=int, required=True, help="Seed of all random streams.")
+@click.option("--estimator", default=None, help="Estimator (gaussian: unbiased | ml).")
+@click.option(
+    "--method",
+    type=click.Choice(["exact", "naive"]),
+    default="exact",
+    help="exact: draw the sufficient statistic; naive: draw all n samples.",
+)
+@click.option("--eps", type=float, multiple=True, help="Thresholds for collapse_prob (repeatable).")
+@click.option(
+    "--counts",
+    "counts_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Categorical start from a symbol<TAB>count file.",
+)
+@click.option("--metric", "metrics", multiple=True, help="Keep only these metrics (repeatable).")
+@click.option(
+    "--trajectories",
+    type=int,
+    default=0,
+    help="Record per-trial parameters of this many trials (trajectories.parquet).",
+)
+@click.option("--record-every", type=int, default=1, help="Summarise every r-th generation.")
+@click.option("--workers", type=int, default=1, help="Threads (results do not depend on it).")
+@_with_common
+@handles_config_errors
+def simulate(
+    family,
+    params,
+    n,
+    generations,
+    trials,
+    seed,
+    estimator,
+    method,
+    eps,
+    counts_file,
+    metrics,
+    trajectories,
+    record_every,
+    workers,
+    out,
+    as_json,
+    overwrite,
+    progress,
+):
+    """Recursively train one model family and summarise every generation.
+
+    \b
+    Example:
+      modelcollapse simulate --family bernoulli --param p=0.01 --n 100 \\
+          --generations 50 --trials 5000 --seed 1 --out runs/bern
+    """
+    cfg = make_config(
+        family=family,
+        params=parse_params(params),
+        counts_file=counts_file,
+        n=n,
+        generations=generations,
+        trials=trials,
+        seed=seed,
+        estimator=estimator,
+        method=method,
+        eps=list(eps),
+        metrics=list(metrics) or None,
+        trajectories=trajectories or False,
+        record_every=record_every,
+        workers=workers,
+    )
+    _execute(cfg, out, as_json, overwrite, progress)
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@_with_common
+@handles_config_errors
+def run(config, out, as_json, overwrite, progress):
+    """Run the simulation described by a TOML file (see docs/configs/)."""
+    _execute(load_toml(config), out, as_json, overwrite, progress)

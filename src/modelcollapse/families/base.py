@@ -1,0 +1,153 @@
+"""What a model family is to the engine.
+
+A family knows its starting parameter, how to advance all trials of a block by one generation
+(``step_exact`` draws the sufficient statistic; ``step_naive`` draws the n samples and applies the
+estimator to them) and which per-trial quantities it reports (``observe``). State arrays hold
+trials on the leading axis (SPEC.md section 2; DESIGN.md conventions).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+
+from modelcollapse.errors import ConfigError
+
+State = Any  # a family's own state object: arrays with trials on the leading axis
+
+#: Largest number of state elements one block keeps in memory (about 32 MiB of float64).
+BLOCK_ELEMENTS = 1 << 22
+#: Trials per block for families with a scalar state. Part of the seeding policy: changing it
+#: changes the random streams (see ``modelcollapse.seeding``).
+SCALAR_BLOCK_TRIALS = 4096
+
+
+@dataclass(frozen=True)
+class Observable:
+    """A per-trial quantity averaged over trials.
+
+    ``name`` is the metric name; with ``moments=True`` the summary reports ``{name}_mean`` and
+    ``{name}_var`` (variance across trials) instead of ``name`` itself.
+    """
+
+    name: str
+    moments: bool = False
+    doc: str = ""
+
+    def metric_names(self) -> tuple[str, ...]:
+        if self.moments:
+            return (f"{self.name}_mean", f"{self.name}_var")
+        return (self.name,)
+
+
+@dataclass(frozen=True)
+class Family(ABC):
+    """Base class of model families. Subclasses are frozen dataclasses of their parameters."""
+
+    name: ClassVar[str]
+    #: Estimators this family offers; the first is the default.
+    estimators: ClassVar[tuple[str, ...]] = ("ml",)
+    #: Whether ``step_exact`` exists (families without a finite sufficient statistic: False).
+    has_exact: ClassVar[bool] = True
+
+    estimator: str = "ml"
+
+    def __post_init__(self) -> None:
+        if self.estimator not in self.estimators:
+            raise ConfigError(
+                "estimator", self.estimator, f"{self.name} offers: {', '.join(self.estimators)}"
+            )
+
+    # -- the generation step -------------------------------------------------------------
+    @abstractmethod
+    def initial_state(self, trials: int) -> State:
+        """The generation-0 state of ``trials`` trials (the real model theta_0)."""
+
+    @abstractmethod
+    def step_exact(self, state: State, n: int, rng: np.random.Generator) -> State:
+        """One refit from the sufficient statistic's exact law."""
+
+    @abstractmethod
+    def step_naive(self, state: State, n: int, rng: np.random.Generator) -> State:
+        """One refit by drawing ``n`` samples per trial and applying the estimator."""
+
+    def step(self, state: State, n: int, rng: np.random.Generator, method: str) -> State:
+        if method == "exact":
+            return self.step_exact(state, n, rng)
+        return self.step_naive(state, n, rng)
+
+    # -- what is reported ----------------------------------------------------------------
+    @abstractmethod
+    def observables(self) -> tuple[Observable, ...]:
+        """The per-trial quantities this family reports, in a fixed order."""
+
+    @abstractmethod
+    def observe(self, state: State) -> np.ndarray:
+        """Per-trial values of ``observables()``, shape (number of observables, trials)."""
+
+    @abstractmethod
+    def trajectory_fields(self) -> tuple[str, ...]:
+        """Names of the per-trial parameters recorded in trajectories."""
+
+    @abstractmethod
+    def trajectory(self, state: State) -> np.ndarray:
+        """Per-trial parameters, shape (len(trajectory_fields()), trials)."""
+
+    # -- sizing and description -----------------------------------------------------------
+    def state_elements(self) -> int:
+        """Number of numbers one trial's state holds (sizes the blocks)."""
+        return 1
+
+    def block_trials(self, method: str, n: int) -> int:
+        """Trials per block: fixed by the configuration, never by the machine.
+
+        The naive path holds n samples per trial, so its blocks shrink with n.
+        """
+        per_trial = self.state_elements() + (n if method == "naive" else 0)
+        return int(max(1, min(SCALAR_BLOCK_TRIALS, BLOCK_ELEMENTS // per_trial)))
+
+    def metric_names(self) -> tuple[str, ...]:
+        return tuple(m for obs in self.observables() for m in obs.metric_names())
+
+    def describe(self) -> dict[str, Any]:
+        """The resolved parameters, for run.json and reports."""
+        out: dict[str, Any] = {"family": self.name}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                value = value.tolist()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+
+def check_finite(
+    field: str,
+    value: float,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    allowed: str | None = None,
+) -> float:
+    """Validate one real parameter; raise ConfigError naming it."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(field, value, allowed or "a real number") from None
+    bad = not np.isfinite(x)
+    if low is not None:
+        bad = bad or (x <= low if low_open else x < low)
+    if high is not None:
+        bad = bad or x > high
+    if bad:
+        if allowed is None:
+            lo = "" if low is None else (f"> {low:g}" if low_open else f">= {low:g}")
+            hi = "" if high is None else f"<= {high:g}"
+            allowed = "a finite number " + " and ".join(s for s in (lo, hi) if s)
+        raise ConfigError(field, value, allowed.strip())
+    return x

@@ -1,0 +1,182 @@
+"""Categorical (unigram) model over m symbols trained by maximum likelihood (frequencies).
+
+Exact step (SPEC.md section 2): C ~ Multinomial(n, C_prev / n_prev), P_k = C / n. Each symbol's
+count is a binomial (Wright-Fisher) chain, so a symbol that reaches count 0 is forgotten for good.
+The state is the integer count vector of every trial, never a renormalised float vector: the only
+float probability vector ever used is the user's starting p_0, at generation 0.
+Corollary 1 of the paper bounds E[number of symbols still alive].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from modelcollapse.errors import ConfigError
+from modelcollapse.families.base import Family, Observable
+
+#: Largest allowed deviation of a starting probability vector's sum from 1.
+PROB_SUM_TOL = 1e-9
+
+
+def check_probabilities(p: Sequence[float] | np.ndarray, field_name: str = "p") -> np.ndarray:
+    """A valid probability vector (finite, >= 0, sums to 1 within 1e-9) or ConfigError."""
+    try:
+        arr = np.asarray(p, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigError(field_name, p, "a list of probabilities") from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise ConfigError(field_name, p, "a non-empty one-dimensional list of probabilities")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        bad = arr[~np.isfinite(arr) | (arr < 0)][0]
+        raise ConfigError(field_name, float(bad), "every probability must be finite and >= 0")
+    total = float(arr.sum())
+    if abs(total - 1.0) > PROB_SUM_TOL:
+        raise ConfigError(f"sum of {field_name}", total, "probabilities must sum to 1 within 1e-9")
+    return arr
+
+
+def check_counts(counts: Sequence[int] | np.ndarray, field_name: str = "counts") -> np.ndarray:
+    """A valid count vector (integers >= 0, not all zero) or ConfigError."""
+    try:
+        raw = np.asarray(counts)
+    except (TypeError, ValueError):
+        raise ConfigError(field_name, counts, "a list of non-negative integers") from None
+    if raw.ndim != 1 or raw.size == 0:
+        raise ConfigError(field_name, counts, "a non-empty one-dimensional list of counts")
+    if raw.dtype.kind == "f":
+        if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
+            bad = raw[~np.isfinite(raw) | (raw != np.round(raw))][0]
+            raise ConfigError(field_name, float(bad), "counts must be whole numbers")
+    elif raw.dtype.kind not in "iub":
+        raise ConfigError(field_name, counts, "a list of non-negative integers")
+    arr = raw.astype(np.int64)
+    if np.any(arr < 0):
+        raise ConfigError(field_name, int(arr[arr < 0][0]), "counts must be >= 0")
+    if arr.sum() == 0:
+        raise ConfigError(field_name, "all zero", "at least one count must be positive")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Categorical(Family):
+    """Categorical family started from a probability vector ``p`` or integer ``counts``.
+
+    Exactly one of ``p`` and ``counts`` is given; ``symbols`` optionally names the categories.
+    """
+
+    name: ClassVar[str] = "categorical"
+
+    p: np.ndarray | None = None
+    counts: np.ndarray | None = None
+    symbols: tuple[str, ...] | None = field(default=None, repr=False)
+    estimator: str = "ml"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (self.p is None) == (self.counts is None):
+            raise ConfigError(
+                "params",
+                "p and counts" if self.p is not None else "none",
+                "give exactly one of p (probabilities) or counts",
+            )
+        if self.p is not None:
+            object.__setattr__(self, "p", check_probabilities(self.p))
+        else:
+            object.__setattr__(self, "counts", check_counts(self.counts))
+        if self.symbols is not None and len(self.symbols) != self.m:
+            raise ConfigError("symbols", len(self.symbols), f"one name per category ({self.m})")
+
+    @property
+    def m(self) -> int:
+        """Number of categories (including any with zero probability)."""
+        return int((self.p if self.p is not None else self.counts).shape[0])
+
+    @property
+    def start(self) -> np.ndarray:
+        """Generation-0 weights: the integer counts, or p normalised once to an exact sum."""
+        if self.counts is not None:
+            return self.counts
+        return self.p / self.p.sum()
+
+    @property
+    def alive0(self) -> int:
+        """Number of symbols with nonzero probability at generation 0 (the m of uniq_frac)."""
+        return int(np.count_nonzero(self.start))
+
+    def initial_state(self, trials: int) -> np.ndarray:
+        # A read-only broadcast view: the start is the same for every trial, no copies.
+        return np.broadcast_to(self.start, (trials, self.m))
+
+    @staticmethod
+    def _totals(state: np.ndarray) -> np.ndarray:
+        return state.sum(axis=1, keepdims=True)
+
+    def step_exact(self, state: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.multinomial(n, state / self._totals(state))
+
+    def step_naive(self, state: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        rows, m = state.shape
+        if state.dtype.kind == "f":
+            # Generation 0 from a float probability vector: inverse-CDF sampling, with the last
+            # index clipped to the last symbol of positive probability so that a symbol with
+            # p = 0 can never be drawn through rounding of the cumulative sum.
+            cdf = np.cumsum(state[0])
+            tokens = np.searchsorted(cdf, rng.random((rows, n)), side="right")
+            tokens = np.minimum(tokens, np.flatnonzero(state[0])[-1])
+            flat = tokens + (np.arange(rows) * m)[:, None]
+        else:
+            counts = state
+            totals = counts.sum(axis=1)
+            offset = int(totals.max())
+            cum = np.cumsum(counts, axis=1) + (np.arange(rows) * offset)[:, None]
+            # Integer draws in [0, total): exact token probabilities c_i / total.
+            u = (
+                rng.integers(0, totals[:, None], size=(rows, n))
+                + (np.arange(rows) * offset)[:, None]
+            )
+            pos = np.searchsorted(cum.ravel(), u.ravel(), side="right")
+            flat = pos  # already row-major global category index
+        out = np.bincount(np.asarray(flat).ravel(), minlength=rows * m)
+        return out.reshape(rows, m)
+
+    def observables(self) -> tuple[Observable, ...]:
+        return (
+            Observable("uniq", moments=True, doc="number of symbols with nonzero probability"),
+            Observable("uniq_frac", doc="E[uniq_k] / (symbols alive at generation 0)"),
+            Observable("entropy", moments=True, doc="Shannon entropy of P_k in nats"),
+            Observable("gini_simpson", moments=True, doc="1 - sum_i P_{k,i}^2"),
+        )
+
+    def observe(self, state: np.ndarray) -> np.ndarray:
+        p = state / self._totals(state)
+        uniq = np.count_nonzero(state, axis=1).astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            plogp = np.where(p > 0, p * np.log(p), 0.0)
+        entropy = -plogp.sum(axis=1)
+        gini = 1.0 - (p * p).sum(axis=1)
+        return np.stack([uniq, uniq / self.alive0, entropy, gini])
+
+    def trajectory_fields(self) -> tuple[str, ...]:
+        return ("uniq", "entropy")
+
+    def trajectory(self, state: np.ndarray) -> np.ndarray:
+        obs = self.observe(state)
+        return obs[[0, 2]]
+
+    def state_elements(self) -> int:
+        return self.m
+
+    def describe(self) -> dict:
+        out = {"family": self.name, "estimator": self.estimator, "m": self.m, "alive0": self.alive0}
+        if self.counts is not None:
+            out["start"] = "counts"
+            out["total_count"] = int(self.counts.sum())
+        else:
+            out["start"] = "p"
+        if self.m <= 1000:
+            out["p" if self.p is not None else "counts"] = self.start.tolist()
+        return out
