@@ -6,3 +6,14 @@ classical probability next to fast, vectorised simulation.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["SimulationResult", "simulate", "__version__"]
+
+
+def __getattr__(name: str):
+    # Lazy, so that ``import modelcollapse.theory`` does not load the simulation side.
+    if name in ("simulate", "SimulationResult"):
+        from modelcollapse import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module 'modelcollapse' has no attribute {name!r}")

@@ -211,9 +211,7 @@ def simulate(
             buf[len(rows)] = fam.observe(state)
             rows.append(row_of[g])
             if traj is not None and t_hi > t_lo:
-                traj[row_of[g], :, t_lo - b * block : t_hi - b * block] = fam.trajectory(state)[
-                    :, : t_hi - t_lo
-                ]
+                traj[row_of[g], :, t_lo:t_hi] = fam.trajectory(state)[:, : t_hi - t_lo]
             if len(rows) == _WINDOW:
                 flush()
 
