@@ -1,0 +1,169 @@
+"""What an experiment is: settings, a run, a figure and the published values it is compared with.
+
+Each experiment of ``modelcollapse reproduce`` is a module in this package that registers one or
+more ``Experiment`` objects by id. Running one returns an ``Outcome``: the numbers behind the
+figure (a tidy table), the comparison rows (ours, exact theory, published), the figure and notes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelcollapse.table import Table
+
+#: Half-width of the reading error of values read off the published figures (SPEC.md section 5).
+READING_ERROR = 0.02
+#: |z| above which a simulated value is said to disagree with exact theory. With a Gaussian
+#: error this is a two-sided 1e-4 false-alarm rate per point.
+Z_EXACT = 3.89
+
+
+@dataclass(frozen=True)
+class Context:
+    """How to run: ``scale`` is "paper" (the paper's trial counts) or "large" (100 times more
+    where that stays under a few minutes); ``corpus`` is the text file for the text experiments."""
+
+    scale: str = "paper"
+    seed: int = 20250101
+    corpus: Path | None = None
+    corpus_label: str = ""
+    workers: int = 1
+
+    def trials(self, paper: int, large_cap: int | None = None) -> int:
+        """The paper's trial count, or 100 times it (capped) at the large scale."""
+        if self.scale == "paper":
+            return paper
+        big = paper * 100
+        return min(big, large_cap) if large_cap else big
+
+
+@dataclass
+class Comparison:
+    """One row of comparison.csv."""
+
+    experiment: str
+    quantity: str
+    k: float | None
+    ours: float | None
+    ours_stderr: float | None = None
+    theory: float | None = None
+    published: float | None = None
+    comparable: bool = True  # False where the published value used a different setting (corpus)
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "experiment": self.experiment,
+            "quantity": self.quantity,
+            "k": self.k,
+            "ours": self.ours,
+            "ours_stderr": self.ours_stderr,
+            "theory": self.theory,
+            "published": self.published,
+        }
+
+    @property
+    def z_theory(self) -> float | None:
+        if None in (self.ours, self.theory) or not self.ours_stderr:
+            return None
+        return (self.ours - self.theory) / self.ours_stderr
+
+    @property
+    def z_published(self) -> float | None:
+        """Difference from the published value in units of the combined error (ours and reading)."""
+        if None in (self.ours, self.published) or not self.comparable:
+            return None
+        scale = math.sqrt((self.ours_stderr or 0.0) ** 2 + READING_ERROR**2)
+        return (self.ours - self.published) / scale
+
+
+@dataclass
+class Outcome:
+    table: Table
+    comparisons: list[Comparison]
+    figure: Any
+    notes: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def verdict(self) -> tuple[str, bool]:
+        """A one-line verdict and whether everything agrees."""
+        zt = [abs(c.z_theory) for c in self.comparisons if c.z_theory is not None]
+        zp = [abs(c.z_published) for c in self.comparisons if c.z_published is not None]
+        parts, ok = [], True
+        if zt:
+            bad = sum(z > Z_EXACT for z in zt)
+            ok &= bad == 0
+            parts.append(
+                f"simulation vs exact theory: max |z| = {max(zt):.2f} over {len(zt)} points"
+                + (f", {bad} beyond {Z_EXACT}" if bad else " (agrees)")
+            )
+        if zp:
+            bad = sum(z > 3 for z in zp)
+            ok &= bad == 0
+            parts.append(
+                f"vs published: {len(zp) - bad}/{len(zp)} within 3 combined errors "
+                f"(reading error ±{READING_ERROR})"
+            )
+        skipped = sum(1 for c in self.comparisons if c.published is not None and not c.comparable)
+        if skipped:
+            parts.append(
+                f"{skipped} published values not comparable (different setting, see notes)"
+            )
+        if not parts:
+            parts.append("no published numbers; see the figure")
+        return "; ".join(parts) + ".", ok
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    title: str
+    paper_ref: str
+    description: str
+    run: Callable[[Context], Outcome]
+
+
+REGISTRY: dict[str, Experiment] = {}
+
+
+def register(experiment: Experiment) -> Experiment:
+    if experiment.id in REGISTRY:
+        raise ValueError(f"experiment id {experiment.id!r} registered twice")
+    REGISTRY[experiment.id] = experiment
+    return experiment
+
+
+def series_table(
+    series: Sequence[tuple[str, Sequence[float], Sequence[float], Sequence[float] | None]],
+) -> Table:
+    """Long table of named curves: columns series, k, value, stderr (NaN for theory curves)."""
+    names, ks, values, errors = [], [], [], []
+    for name, k, value, stderr in series:
+        k = np.asarray(k, dtype=float)
+        names += [name] * len(k)
+        ks.append(k)
+        values.append(np.asarray(value, dtype=float))
+        errors.append(
+            np.full(len(k), np.nan) if stderr is None else np.asarray(stderr, dtype=float)
+        )
+    return Table(
+        {
+            "series": np.asarray(names, dtype=object),
+            "k": np.concatenate(ks) if ks else np.empty(0),
+            "value": np.concatenate(values) if values else np.empty(0),
+            "stderr": np.concatenate(errors) if errors else np.empty(0),
+        }
+    )
+
+
+def at(k_grid: np.ndarray, values: np.ndarray, k: float) -> float:
+    """The value of a curve at generation k (exact match required)."""
+    idx = np.flatnonzero(np.asarray(k_grid) == k)
+    if idx.size == 0:
+        raise KeyError(f"generation {k} not in the curve")
+    return float(np.asarray(values)[idx[0]])
