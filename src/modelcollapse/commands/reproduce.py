@@ -60,7 +60,7 @@ def reproduce(only, scale, corpus, out, seed, workers, list_only, progress):
     if list_only:
         width = max(len(i) for i in REGISTRY)
         for exp in REGISTRY.values():
-            click.echo(f"{exp.id.ljust(width)}  {exp.paper_ref:<18} {exp.title}")
+            click.echo(f"{exp.id.ljust(width)}  {exp.paper_ref:<30} {exp.title}")
         return
     summary = run_reproduce(
         out,

@@ -136,7 +136,7 @@ register(
     Experiment(
         "gauss-collapse",
         "Gaussian collapse Pr(Σ_k > ε) and Theorem 3",
-        "Figure 6",
+        "paper: Theorem 3 plot",
         "Probability that the standard deviation is still above ε, with bounds.",
         run,
     )

@@ -96,7 +96,7 @@ register(
     Experiment(
         "poisson",
         "Poisson survival and Theorem 2",
-        "Figure 5",
+        "paper: Theorem 2 plot",
         "Probability that a Poisson rate is not yet 0, against the exact law.",
         run,
     )
