@@ -26,8 +26,9 @@ Z_EXACT = 3.89
 
 @dataclass(frozen=True)
 class Context:
-    """How to run: ``scale`` is "paper" (the paper's trial counts) or "large" (100 times more
-    where that stays under a few minutes); ``corpus`` is the text file for the text experiments."""
+    """How to run: ``scale`` is "paper" (the paper's trial counts), "large" (100 times more
+    where that stays under a few minutes) or "quick" (a tenth, at least 50: a smoke test of the
+    pipeline, not a result); ``corpus`` is the text file for the text experiments."""
 
     scale: str = "paper"
     seed: int = 20250101
@@ -39,6 +40,8 @@ class Context:
         """The paper's trial count, or 100 times it (capped) at the large scale."""
         if self.scale == "paper":
             return paper
+        if self.scale == "quick":
+            return min(paper, max(paper // 10, 50))
         big = paper * 100
         return min(big, large_cap) if large_cap else big
 

@@ -26,7 +26,7 @@ from modelcollapse.experiments.plotting import save_figure
 from modelcollapse.report.html import experiment_view, render_report
 from modelcollapse.store import atomic_directory, provenance, write_json, write_parquet
 
-SCALES = ("paper", "large")
+SCALES = ("paper", "large", "quick")
 #: A file that marks a directory as a modelcollapse report, so re-running may replace it.
 MARKER = ".modelcollapse-report"
 COMPARISON_COLUMNS = ["experiment", "quantity", "k", "ours", "ours_stderr", "theory", "published"]
