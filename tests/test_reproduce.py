@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import z_bound
 
+from conftest import z_bound
 from modelcollapse.cli import cli
 from modelcollapse.experiments import REGISTRY
 from modelcollapse.store import read_parquet
@@ -23,34 +23,51 @@ from modelcollapse.store import read_parquet
 # SPEC.md section 5, transcribed by hand (independently of the experiment modules):
 # (experiment, quantity, k) -> published value.
 SPEC_PUBLISHED = {
-    ("bern-bounds-a", "survival", 6): 0.93, ("bern-bounds-a", "survival", 11): 0.80,
-    ("bern-bounds-a", "survival", 17): 0.65, ("bern-bounds-a", "survival", 28): 0.49,
-    ("bern-bounds-a", "survival", 50): 0.31, ("bern-bounds-a", "theorem1_upper", 50): 0.44,
-    ("bern-bounds-b", "survival", 1): 0.63, ("bern-bounds-b", "survival", 6): 0.24,
-    ("bern-bounds-b", "survival", 11): 0.15, ("bern-bounds-b", "survival", 17): 0.10,
+    ("bern-bounds-a", "survival", 6): 0.93,
+    ("bern-bounds-a", "survival", 11): 0.80,
+    ("bern-bounds-a", "survival", 17): 0.65,
+    ("bern-bounds-a", "survival", 28): 0.49,
+    ("bern-bounds-a", "survival", 50): 0.31,
+    ("bern-bounds-a", "theorem1_upper", 50): 0.44,
+    ("bern-bounds-b", "survival", 1): 0.63,
+    ("bern-bounds-b", "survival", 6): 0.24,
+    ("bern-bounds-b", "survival", 11): 0.15,
+    ("bern-bounds-b", "survival", 17): 0.10,
     ("bern-bounds-b", "survival", 50): 0.04,
-    ("bern-seddik-a", "seddik_upper", 50): 1.0, ("bern-seddik-a", "seddik_lower", 50): 0.004,
-    ("bern-seddik-b", "seddik_upper", 50): 1.0, ("bern-seddik-b", "seddik_lower", 50): 0.024,
-    ("poisson", "survival[lambda0=1]", 56): 0.29, ("poisson", "survival[lambda0=1]", 111): 0.16,
-    ("poisson", "survival[lambda0=1]", 500): 0.04, ("poisson", "survival[lambda0=10]", 56): 0.96,
+    ("bern-seddik-a", "seddik_upper", 50): 1.0,
+    ("bern-seddik-a", "seddik_lower", 50): 0.004,
+    ("bern-seddik-b", "seddik_upper", 50): 1.0,
+    ("bern-seddik-b", "seddik_lower", 50): 0.024,
+    ("poisson", "survival[lambda0=1]", 56): 0.29,
+    ("poisson", "survival[lambda0=1]", 111): 0.16,
+    ("poisson", "survival[lambda0=1]", 500): 0.04,
+    ("poisson", "survival[lambda0=10]", 56): 0.96,
     ("poisson", "survival[lambda0=10]", 111): 0.82,
     ("poisson", "survival[lambda0=10]", 500): 0.33,
-    ("gauss-collapse", "collapse_prob", 23): 0.79, ("gauss-collapse", "collapse_prob", 45): 0.43,
-    ("gauss-collapse", "collapse_prob", 67): 0.22, ("gauss-collapse", "collapse_prob", 89): 0.12,
-    ("gauss-collapse", "collapse_prob", 111): 0.06, ("gauss-collapse", "collapse_prob", 200): 0.01,
-    ("gauss-collapse", "moment_bound", 67): 0.91, ("gauss-collapse", "moment_bound", 89): 0.52,
-    ("gauss-collapse", "moment_bound", 111): 0.30, ("gauss-collapse", "moment_bound", 133): 0.17,
+    ("gauss-collapse", "collapse_prob", 23): 0.79,
+    ("gauss-collapse", "collapse_prob", 45): 0.43,
+    ("gauss-collapse", "collapse_prob", 67): 0.22,
+    ("gauss-collapse", "collapse_prob", 89): 0.12,
+    ("gauss-collapse", "collapse_prob", 111): 0.06,
+    ("gauss-collapse", "collapse_prob", 200): 0.01,
+    ("gauss-collapse", "moment_bound", 67): 0.91,
+    ("gauss-collapse", "moment_bound", 89): 0.52,
+    ("gauss-collapse", "moment_bound", 111): 0.30,
+    ("gauss-collapse", "moment_bound", 133): 0.17,
     ("gauss-collapse", "moment_bound", 200): 0.03,
-    ("gauss-collapse", "bertrand_bound", 89): 0.85, ("gauss-collapse", "bertrand_bound", 111): 0.46,
-    ("gauss-collapse", "bertrand_bound", 133): 0.25, ("gauss-collapse", "bertrand_bound", 200): 0.04,
+    ("gauss-collapse", "bertrand_bound", 89): 0.85,
+    ("gauss-collapse", "bertrand_bound", 111): 0.46,
+    ("gauss-collapse", "bertrand_bound", 133): 0.25,
+    ("gauss-collapse", "bertrand_bound", 200): 0.04,
 }
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("rep") / "report"
-    result = CliRunner().invoke(cli, ["reproduce", "--scale", "quick", "--out", str(out),
-                                      "--no-progress"])
+    result = CliRunner().invoke(
+        cli, ["reproduce", "--scale", "quick", "--out", str(out), "--no-progress"]
+    )
     assert result.exit_code in (0, 1), result.output
     return out
 
@@ -87,12 +104,16 @@ def test_published_values_are_specs(report):
     found = {}
     for row in _rows(report):
         if row["published"]:
-            found[(row["experiment"], row["quantity"], int(float(row["k"])))] = float(row["published"])
+            found[(row["experiment"], row["quantity"], int(float(row["k"])))] = float(
+                row["published"]
+            )
     for key, value in SPEC_PUBLISHED.items():
         assert key in found, f"missing published value {key}"
         assert found[key] == value, key
     with (report / "comparison.csv").open() as handle:
-        assert handle.readline().strip() == "experiment,quantity,k,ours,ours_stderr,theory,published"
+        assert (
+            handle.readline().strip() == "experiment,quantity,k,ours,ours_stderr,theory,published"
+        )
 
 
 def test_paper_bounds_reproduce_published_curves(report):
@@ -106,8 +127,11 @@ def test_paper_bounds_reproduce_published_curves(report):
 def test_list_and_bad_options(tmp_path):
     result = CliRunner().invoke(cli, ["reproduce", "--list"])
     assert result.exit_code == 0 and "gauss-collapse" in result.output
-    for args, field in ((["--only", "fig9"], "--only"), (["--scale", "huge"], "--scale"),
-                        (["--corpus", str(tmp_path / "none.txt")], "--corpus")):
+    for args, field in (
+        (["--only", "fig9"], "--only"),
+        (["--scale", "huge"], "--scale"),
+        (["--corpus", str(tmp_path / "none.txt")], "--corpus"),
+    ):
         result = CliRunner().invoke(cli, ["reproduce", *args, "--out", str(tmp_path / "r")])
         assert result.exit_code == 2 and f"invalid {field}" in result.output, result.output
         assert not (tmp_path / "r").exists()
@@ -117,8 +141,9 @@ def test_refuses_to_replace_a_foreign_directory(tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "thesis.tex").write_text("precious")
-    result = CliRunner().invoke(cli, ["reproduce", "--only", "poisson", "--scale", "quick",
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        cli, ["reproduce", "--only", "poisson", "--scale", "quick", "--out", str(out)]
+    )
     assert result.exit_code == 2
     assert (out / "thesis.tex").read_text() == "precious"
 
@@ -127,8 +152,19 @@ def test_figures_are_deterministic(tmp_path):
     outs = []
     for name in ("a", "b"):
         out = tmp_path / name
-        result = CliRunner().invoke(cli, ["reproduce", "--only", "poisson", "--scale", "quick",
-                                          "--out", str(out), "--no-progress"])
+        result = CliRunner().invoke(
+            cli,
+            [
+                "reproduce",
+                "--only",
+                "poisson",
+                "--scale",
+                "quick",
+                "--out",
+                str(out),
+                "--no-progress",
+            ],
+        )
         assert result.exit_code == 0, result.output
         outs.append(out)
     for suffix in ("png", "svg"):
@@ -141,9 +177,17 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 
 def test_report_renders_in_headless_chromium(report, tmp_path):
@@ -155,25 +199,50 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert not re.search(r"""(src|href)=["']https?://""", html), "no network resources"
     # A copy with a probe script (only in the test's copy) that counts images that loaded.
     probe = tmp_path / "probe.html"
-    probe.write_text(html.replace("</body>", """<script>
+    probe.write_text(
+        html.replace(
+            "</body>",
+            """<script>
 window.addEventListener('load', function () {
   var imgs = Array.from(document.images);
   var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
   document.body.setAttribute('data-images', ok + '/' + imgs.length);
 });
-</script></body>"""), encoding="utf-8")
+</script></body>""",
+        ),
+        encoding="utf-8",
+    )
     profile = tmp_path / "profile"
-    dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                          "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
-                         capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     match = re.search(r'data-images="(\d+)/(\d+)"', dom.stdout)
     assert match, dom.stderr[-2000:]
     loaded, total = map(int, match.groups())
     assert total == len(REGISTRY) and loaded == total
     shot = tmp_path / "shot.png"
-    subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                    "--window-size=1200,1600", f"--screenshot={shot}",
-                    (report / "index.html").as_uri()], capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--window-size=1200,1600",
+            f"--screenshot={shot}",
+            (report / "index.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     import matplotlib.image as mpimg
 
     pixels = mpimg.imread(shot)[..., :3]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+import numpy as np
 
 from modelcollapse.commands._common import handles_config_errors
 
@@ -77,4 +78,64 @@ def reproduce(only, scale, corpus, out, seed, workers, list_only, progress):
         click.echo(f"{mark}{r['id'].ljust(width)}  {r['time']:6.2f} s  {r['verdict']}")
     click.echo(f"report: {summary.out}/index.html")
     if not summary.ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--quick", is_flag=True, help="A smaller grid and fewer trials (what CI runs).")
+@click.option(
+    "--out",
+    default="modelcollapse-verify",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Output directory.",
+)
+@click.option(
+    "--alpha",
+    default=1e-4,
+    show_default=True,
+    type=float,
+    help="Family-wise false-failure rate (Bonferroni over all checks).",
+)
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
+@handles_config_errors
+def verify(quick, out, alpha, seed, overwrite):
+    """Verify every family and estimator against the theory module's exact answers.
+
+    Writes OUT/verify.parquet and OUT/verify.csv (z-scores and goodness-of-fit p-values) and
+    overlay plots OUT/figures/verify-FAMILY.png; exits with status 1 if any check fails after a
+    Bonferroni correction.
+    """
+    import csv
+
+    from modelcollapse.errors import ConfigError
+    from modelcollapse.experiments.verification import run_checks, write_verification
+    from modelcollapse.store import atomic_directory, write_parquet
+
+    if not 0 < alpha < 1:
+        raise ConfigError("--alpha", alpha, "a probability strictly between 0 and 1")
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        checks, curves = run_checks(quick, seed)
+        failures, table = write_verification(tmp, checks, curves, alpha)
+        write_parquet(table, tmp / "verify.parquet")
+        with (tmp / "verify.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(table.columns)
+            for row in table.records():
+                writer.writerow(["" if row[c] is None else row[c] for c in table.columns])
+    z = table["z"][~np.isnan(table["z"])]
+    click.echo(
+        f"{len(checks)} checks ({int(np.sum(table['quantity'] == 'law of Sigma_k (KS)'))} "
+        f"goodness-of-fit), max |z| = {np.abs(z).max():.2f}, smallest p-value = "
+        f"{table['p_value'].min():.2e}; Bonferroni threshold {alpha / len(checks):.2e}"
+    )
+    for row in table.records():
+        if not row["passed"]:
+            click.echo(
+                f"FAILED {row['family']} {row['setting']} {row['quantity']} k={row['k']}: "
+                f"ours {row['ours']:.6g}, exact {row['exact']:.6g}, p = {row['p_value']:.2e}"
+            )
+    click.echo(f"{len(checks) - failures} passed, {failures} failed; wrote {out}")
+    if failures:
         sys.exit(1)

@@ -1,0 +1,266 @@
+"""``modelcollapse verify``: simulation against exact theory over a grid of settings.
+
+In the style of msprime's verification suite: every family and estimator is simulated over a grid
+of sample sizes, starting parameters and generations, and each simulated quantity is compared with
+the theory module's exact answer, as a z-score (means and probabilities) or a goodness-of-fit
+p-value (the whole law of Sigma_k, by a Kolmogorov-Smirnov test against the exact CDF). A check
+fails when its p-value is below alpha / (number of checks) (Bonferroni), so the whole run has a
+false-failure rate of at most alpha.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from modelcollapse.engine import simulate
+from modelcollapse.experiments.plotting import COLORS, new_figure, save_figure
+from modelcollapse.table import Table
+from modelcollapse.theory.bernoulli import bernoulli_segregating, bernoulli_survival
+from modelcollapse.theory.categorical import expected_gini_simpson, expected_unique
+from modelcollapse.theory.gaussian import (
+    expected_log_variance,
+    sigma_cdf,
+    sigma_tail,
+    variance_log_variance,
+)
+from modelcollapse.theory.poisson import theorem2_survival
+
+
+@dataclass
+class Check:
+    family: str
+    setting: str
+    quantity: str
+    k: int
+    ours: float
+    exact: float
+    stderr: float | None
+    p_value: float
+    kind: str  # "z" or "ks"
+
+    @property
+    def z(self) -> float | None:
+        if self.kind != "z" or not self.stderr:
+            return None
+        return (self.ours - self.exact) / self.stderr
+
+
+def _z_checks(
+    family, setting, quantity, ks, sim, se, exact, trials: int | None = None
+) -> list[Check]:
+    """One check per generation. For a probability (``trials`` given) the p-value is the exact
+    two-sided binomial test, right even where the normal approximation is not (probabilities
+    near 0 or 1); for a mean it is the normal z-test."""
+    out = []
+    for k, o, e, x in zip(ks, sim, se, exact, strict=True):
+        if trials is not None:
+            hits = int(round(o * trials))
+            p = float(stats.binomtest(hits, trials, min(max(float(x), 0.0), 1.0)).pvalue)
+        elif e > 0:
+            p = float(2 * stats.norm.sf(abs((o - x) / e)))
+        else:
+            # No Monte Carlo spread: all trials agree, so theory must give the same value.
+            p = 1.0 if abs(o - x) < 1e-9 * max(1.0, abs(x)) else 0.0
+        out.append(Check(family, setting, quantity, int(k), float(o), float(x), float(e), p, "z"))
+    return out
+
+
+def _pick(result, metric, ks):
+    gens, v, s = result.metric(metric)
+    idx = np.searchsorted(gens, ks)
+    return v[idx], s[idx]
+
+
+def run_checks(quick: bool, seed: int = 1) -> tuple[list[Check], dict[str, Any]]:
+    """Simulate the grid; return the checks and the curves for the overlay plots."""
+    T = 4000 if quick else 40_000
+    ks = np.array([1, 2, 5, 10, 20] if quick else [1, 2, 5, 10, 20, 50])
+    G = int(ks.max())
+    checks: list[Check] = []
+    curves: dict[str, Any] = {}
+    s = seed
+
+    for n in [20, 100] if quick else [10, 50, 200, 1000]:
+        for p0 in [0.05, 0.3] if quick else [0.01, 0.05, 0.3, 0.5]:
+            for method in ["exact"] if quick else ["exact", "naive"]:
+                s += 1
+                r = simulate(
+                    "bernoulli",
+                    params={"p": p0},
+                    n=n,
+                    generations=G,
+                    trials=T,
+                    seed=s,
+                    method=method,
+                )
+                setting = f"n={n} p0={p0} {method}"
+                v, e = _pick(r, "survival", ks)
+                checks += _z_checks(
+                    "bernoulli", setting, "Pr(P_k != 0)", ks, v, e, bernoulli_survival(p0, n, ks), T
+                )
+                v, e = _pick(r, "nondegenerate", ks)
+                checks += _z_checks(
+                    "bernoulli",
+                    setting,
+                    "Pr(P_k not in {0,1})",
+                    ks,
+                    v,
+                    e,
+                    bernoulli_segregating(p0, n, ks),
+                    T,
+                )
+                gens, surv, se = r.metric("survival")
+                curves.setdefault("bernoulli", []).append(
+                    (setting, gens, surv, se, bernoulli_survival(p0, n, gens))
+                )
+
+    for n in [10] if quick else [5, 10, 50]:
+        for lam in [0.3, 2.0] if quick else [0.1, 0.5, 2.0, 5.0]:
+            s += 1
+            r = simulate("poisson", params={"lambda": lam}, n=n, generations=G, trials=T, seed=s)
+            v, e = _pick(r, "survival", ks)
+            setting = f"n={n} lambda0={lam}"
+            checks += _z_checks(
+                "poisson", setting, "Pr(Lambda_k != 0)", ks, v, e, theorem2_survival(lam, n, ks), T
+            )
+            gens, surv, se = r.metric("survival")
+            curves.setdefault("poisson", []).append(
+                (setting, gens, surv, se, theorem2_survival(lam, n, gens))
+            )
+
+    for estimator in ("unbiased", "ml"):
+        for n in [10, 100] if quick else [3, 10, 100, 1000]:
+            s += 1
+            eps = 0.5
+            r = simulate(
+                "gaussian",
+                params={"sigma": 1.0},
+                estimator=estimator,
+                n=n,
+                generations=G,
+                trials=T,
+                seed=s,
+                eps=[eps],
+                trajectories=min(T, 2000),
+            )
+            setting = f"n={n} {estimator}"
+            v, e = _pick(r, "log_sigma2_mean", ks)
+            checks += _z_checks(
+                "gaussian",
+                setting,
+                "E[log Sigma_k^2]",
+                ks,
+                v,
+                e,
+                expected_log_variance(1.0, n, ks, estimator),
+            )
+            v, e = _pick(r, "log_sigma2_var", ks)
+            checks += _z_checks(
+                "gaussian", setting, "Var[log Sigma_k^2]", ks, v, e, variance_log_variance(n, ks)
+            )
+            v, e = _pick(r, f"collapse_prob[eps={eps:g}]", ks)
+            checks += _z_checks(
+                "gaussian",
+                setting,
+                f"Pr(Sigma_k > {eps})",
+                ks,
+                v,
+                e,
+                sigma_tail(eps, 1.0, n, ks, estimator),
+                T,
+            )
+            traj = r.trajectories
+            for k in (ks[0], ks[-1]):
+                sample = traj["sigma"][traj["generation"] == k]
+                p = stats.kstest(
+                    sample, lambda x, k=k: sigma_cdf(np.maximum(x, 1e-300), 1.0, n, k, estimator)
+                ).pvalue
+                checks.append(
+                    Check(
+                        "gaussian",
+                        setting,
+                        "law of Sigma_k (KS)",
+                        int(k),
+                        float(np.median(sample)),
+                        math.nan,
+                        None,
+                        float(p),
+                        "ks",
+                    )
+                )
+            gens, prob, se = r.metric(f"collapse_prob[eps={eps:g}]")
+            curves.setdefault("gaussian", []).append(
+                (setting, gens, prob, se, sigma_tail(eps, 1.0, n, gens, estimator))
+            )
+
+    for counts, n in (([1, 1, 2, 3, 5, 8], 20), ([1] * 10 + [5] * 4 + [30], 60)):
+        s += 1
+        r = simulate("categorical", params={"counts": counts}, n=n, generations=G, trials=T, seed=s)
+        setting = f"m={len(counts)} n={n}"
+        v, e = _pick(r, "uniq_mean", ks)
+        checks += _z_checks(
+            "categorical", setting, "E[uniq_k]", ks, v, e, expected_unique(ks, counts=counts, n=n)
+        )
+        v, e = _pick(r, "gini_simpson_mean", ks)
+        checks += _z_checks(
+            "categorical",
+            setting,
+            "E[Gini-Simpson_k]",
+            ks,
+            v,
+            e,
+            expected_gini_simpson(ks, counts=counts, n=n),
+        )
+        gens, uniq, se = r.metric("uniq_mean")
+        curves.setdefault("categorical", []).append(
+            (setting, gens, uniq, se, expected_unique(gens, counts=counts, n=n))
+        )
+    return checks, curves
+
+
+def write_verification(
+    out: Path, checks: list[Check], curves: dict[str, Any], alpha: float
+) -> tuple[int, Table]:
+    """Write verify.csv-like Parquet table, overlay figures; return the number of failures."""
+    m = len(checks)
+    threshold = alpha / m
+    table = Table(
+        {
+            "family": np.array([c.family for c in checks], dtype=object),
+            "setting": np.array([c.setting for c in checks], dtype=object),
+            "quantity": np.array([c.quantity for c in checks], dtype=object),
+            "k": np.array([c.k for c in checks]),
+            "ours": np.array([c.ours for c in checks]),
+            "exact": np.array([c.exact for c in checks]),
+            "stderr": np.array([np.nan if c.stderr is None else c.stderr for c in checks]),
+            "z": np.array([np.nan if c.z is None else c.z for c in checks]),
+            "p_value": np.array([c.p_value for c in checks]),
+            "passed": np.array([c.p_value >= threshold for c in checks]),
+        }
+    )
+    for family, items in curves.items():
+        fig, (ax,) = new_figure(width=7.0, height=4.4)
+        for i, (setting, gens, sim, se, exact) in enumerate(items):
+            colour = f"C{i % 10}"
+            ax.errorbar(
+                gens[1:],
+                sim[1:],
+                yerr=2 * se[1:],
+                fmt="o",
+                ms=2.5,
+                lw=0.8,
+                color=colour,
+                label=setting,
+            )
+            ax.plot(gens[1:], exact[1:], "-", color=COLORS["exact"], lw=0.8)
+        ax.set_xlabel("generation k")
+        ax.set_title(f"{family}: simulation (points ±2 s.e.) vs exact theory (black lines)")
+        ax.legend(ncol=2)
+        save_figure(fig, out / "figures", f"verify-{family}")
+    return int((~table["passed"]).sum()), table
