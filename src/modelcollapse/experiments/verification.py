@@ -179,7 +179,10 @@ def run_checks(quick: bool, seed: int = 1) -> tuple[list[Check], dict[str, Any]]
             for k in (ks[0], ks[-1]):
                 sample = traj["sigma"][traj["generation"] == k]
                 p = stats.kstest(
-                    sample, lambda x, k=k: sigma_cdf(np.maximum(x, 1e-300), 1.0, n, k, estimator)
+                    sample,
+                    lambda x, k=k, n=n, est=estimator: sigma_cdf(
+                        np.maximum(x, 1e-300), 1.0, n, k, est
+                    ),
                 ).pvalue
                 checks.append(
                     Check(
