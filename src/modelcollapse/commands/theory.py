@@ -1,0 +1,398 @@
+"""``modelcollapse theory``: the paper's bounds next to the exact values, and calculators.
+
+Each family sub-command prints one row per generation k = 0..K: g_k, the bounds, and the exact
+value computed without Monte Carlo (``modelcollapse.theory``). ``--json`` prints the same rows as
+a JSON list of records. ``theory forget`` answers "when is a symbol forgotten?" and "how much of
+this corpus's vocabulary is left after k generations?"; ``theory collapse`` answers "by which
+generation has a Gaussian's standard deviation fallen below eps with probability 1 - delta?".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import click
+import numpy as np
+
+from modelcollapse import theory as th
+from modelcollapse.commands._common import handles_config_errors, json_dumps, parse_params
+from modelcollapse.errors import ConfigError
+
+__all__ = ["theory"]
+
+
+def _param(params: dict[str, Any], names: Sequence[str], default: Any = None) -> Any:
+    """The value of the first of ``names`` given with --param; unknown names are rejected."""
+    for key in params:
+        if key not in names:
+            raise ConfigError("--param", key, "one of " + ", ".join(names))
+    for name in names:
+        if name in params:
+            value = params[name]
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ConfigError(f"--param {name}", value, "a number")
+            return float(value)
+    if default is None:
+        raise ConfigError("--param", "missing", f"{names[0]}=VALUE is required")
+    return default
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalars: numpy to Python, non-finite floats to None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _records(columns: dict[str, Any]) -> list[dict[str, Any]]:
+    arrays = {k: np.asarray(v) for k, v in columns.items()}
+    length = max(a.size for a in arrays.values())
+    return [
+        {k: _clean(a.ravel()[i] if a.size > 1 else a.ravel()[0]) for k, a in arrays.items()}
+        for i in range(length)
+    ]
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value == 0.0:
+            return "0"
+        if abs(value) >= 1e5 or abs(value) < 1e-4:
+            return f"{value:.4e}"
+        return f"{value:.6f}"
+    return str(value)
+
+
+def _emit(records: list[dict[str, Any]], as_json: bool, title: str | None = None) -> None:
+    if as_json:
+        click.echo(json_dumps(records))
+        return
+    if title:
+        click.echo(title)
+    if not records:
+        return
+    keys = list(records[0])
+    cells = [[_format(r[k]) for k in keys] for r in records]
+    widths = [max(len(k), *(len(row[i]) for row in cells)) for i, k in enumerate(keys)]
+    click.echo("  ".join(k.rjust(w) for k, w in zip(keys, widths, strict=True)))
+    for row in cells:
+        click.echo("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def _generations(generations: int) -> np.ndarray:
+    if generations < 0:
+        raise ConfigError("--generations", generations, "an integer >= 0")
+    return np.arange(generations + 1)
+
+
+def _read_counts(path: str) -> np.ndarray:
+    from modelcollapse.data.counts import read_counts
+
+    return read_counts(path)[1]
+
+
+_common_options = [
+    click.option("--n", "n", type=int, required=True, help="Samples per generation."),
+    click.option(
+        "--generations",
+        "generations",
+        type=int,
+        default=50,
+        show_default=True,
+        help="Print generations 0..K.",
+    ),
+    click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table."),
+]
+
+
+def _with_common(func: Any) -> Any:
+    for option in reversed(_common_options):
+        func = option(func)
+    return func
+
+
+@click.group(name="theory")
+def theory() -> None:
+    """Bounds of the paper next to exact values (no Monte Carlo), and calculators."""
+
+
+@theory.command(name="bernoulli")
+@click.option("--param", "params", multiple=True, help="p=P0 (initial probability).")
+@click.option(
+    "--method",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "matrix", "truncated", "diffusion", "branching"]),
+    help="How the exact binomial-chain values are computed.",
+)
+@_with_common
+@handles_config_errors
+def bernoulli_cmd(
+    params: tuple[str, ...], method: str, n: int, generations: int, as_json: bool
+) -> None:
+    """Pr(P_k != 0) and Pr(P_k not in {0,1}): Theorem 1, its extension, Seddik et al., exact."""
+    p0 = _param(parse_params(params), ("p", "p0"))
+    k = _generations(generations)
+    lo, hi = th.theorem1_bounds(p0, n, k)
+    slo, shi = th.theorem1_extension_bounds(p0, n, k)
+    dlo, dhi = th.seddik_bounds(p0, n, k)
+    cols = {
+        "generation": k,
+        "g_k": th.g_k(k),
+        "lower": lo,
+        "exact": th.bernoulli_survival(p0, n, k, method=method),
+        "upper": hi,
+        "segregating_lower": slo,
+        "segregating_exact": th.bernoulli_segregating(p0, n, k, method=method),
+        "segregating_upper": shi,
+        "seddik_lower": dlo,
+        "seddik_upper": dhi,
+    }
+    _emit(
+        _records(cols),
+        as_json,
+        f"Bernoulli p0={p0:g} n={n}: Pr(P_k != 0) and Pr(P_k not in {{0,1}})",
+    )
+
+
+@theory.command(name="poisson")
+@click.option("--param", "params", multiple=True, help="lam=LAMBDA0 (also lambda, lam0).")
+@_with_common
+@handles_config_errors
+def poisson_cmd(params: tuple[str, ...], n: int, generations: int, as_json: bool) -> None:
+    """Pr(Lambda_k != 0): Theorem 2 (exact) and the branching-process check."""
+    lam = _param(parse_params(params), ("lam", "lambda", "lam0"))
+    k = _generations(generations)
+    exact = th.theorem2_survival(lam, n, k)
+    cols = {"generation": k, "g_k": th.g_k(k), "lower": exact, "exact": exact, "upper": exact}
+    _emit(
+        _records(cols),
+        as_json,
+        f"Poisson lambda0={lam:g} n={n}: Pr(Lambda_k != 0) (Theorem 2 is exact)",
+    )
+
+
+@theory.command(name="categorical")
+@click.option(
+    "--counts",
+    "counts_file",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="A file of symbol<TAB>count lines.",
+)
+@click.option(
+    "--n", "n", type=int, default=None, help="Samples per generation (default: corpus size)."
+)
+@click.option("--generations", "generations", type=int, default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
+@handles_config_errors
+def categorical_cmd(counts_file: str, n: int | None, generations: int, as_json: bool) -> None:
+    """E[uniq_k]: Corollary 1 bounds and the exact value, as counts and fractions."""
+    counts = _read_counts(counts_file)
+    k = _generations(generations)
+    lo, hi = th.corollary1_bounds(k, counts=counts, n=n)
+    exact = th.expected_unique(k, counts=counts, n=n)
+    m = int(np.count_nonzero(counts))
+    cols = {
+        "generation": k,
+        "g_k": th.g_k(k),
+        "lower": lo,
+        "exact": exact,
+        "upper": hi,
+        "lower_fraction": lo / m,
+        "exact_fraction": exact / m,
+        "upper_fraction": hi / m,
+    }
+    nn = int(counts.sum()) if n is None else n
+    _emit(_records(cols), as_json, f"Categorical m={m} symbols, n={nn}: E[uniq_k]")
+
+
+@theory.command(name="gaussian")
+@click.option("--param", "params", multiple=True, help="sigma=SIGMA0 (default 1).")
+@click.option("--eps", type=float, default=0.1, show_default=True, help="Threshold on Sigma_k.")
+@click.option(
+    "--estimator",
+    type=click.Choice(["unbiased", "ml"]),
+    default="unbiased",
+    show_default=True,
+    help="Variance divisor n-1 (unbiased) or n (ml).",
+)
+@click.option(
+    "--s",
+    "s",
+    type=float,
+    default=0.35,
+    show_default=True,
+    help="Exponent of the paper's moment bound.",
+)
+@_with_common
+@handles_config_errors
+def gaussian_cmd(
+    params: tuple[str, ...],
+    eps: float,
+    estimator: str,
+    s: float,
+    n: int,
+    generations: int,
+    as_json: bool,
+) -> None:
+    """Pr(Sigma_k > eps): exact, Theorem 3, moment bounds, Bertrand et al.; exact moments."""
+    sigma0 = _param(parse_params(params), ("sigma", "sigma0"), 1.0)
+    k = _generations(generations)
+    best, best_s = th.best_moment_bound(eps, sigma0, n, k, estimator=estimator)
+    cols = {
+        "generation": k,
+        "exact": th.sigma_tail(eps, sigma0, n, k, estimator),
+        "theorem3": th.theorem3_bound(eps, sigma0, n, k),
+        "moment": th.moment_bound(eps, sigma0, n, k, s=s, estimator=estimator),
+        "best_moment": best,
+        "best_s": best_s,
+        "bertrand": th.bertrand_bound(eps, sigma0, n, k, estimator=estimator),
+        "mean_log_variance": th.expected_log_variance(sigma0, n, k, estimator),
+        "var_log_variance": th.variance_log_variance(n, k),
+        "mean_variance": th.expected_variance(sigma0, n, k, estimator),
+        "mean_sigma": th.expected_sigma(sigma0, n, k, estimator),
+        "median_sigma": th.sigma_quantile(0.5, sigma0, n, k, estimator),
+    }
+    _emit(
+        _records(cols),
+        as_json,
+        f"Gaussian sigma0={sigma0:g} n={n} {estimator}: Pr(Sigma_k > {eps:g}) and moments",
+    )
+
+
+@theory.command(name="mixture2")
+@click.option("--param", "params", multiple=True, help="sigma=SIGMA0 (default 1).")
+@click.option("--eps", type=float, default=0.1, show_default=True, help="Threshold on Sigma_k.")
+@_with_common
+@handles_config_errors
+def mixture2_cmd(
+    params: tuple[str, ...], eps: float, n: int, generations: int, as_json: bool
+) -> None:
+    """Pr(Sigma_k > eps) for the symmetric 2-GMM: Theorem 4 (no exact law is known)."""
+    names = ("sigma", "sigma0", "mu", "mu0")
+    parsed = parse_params(params)
+    sigma0 = _param({k: v for k, v in parsed.items() if k in names[:2]}, names[:2], 1.0)
+    _param(parsed, names, 1.0)  # reject unknown names; mu does not enter the bound
+    k = _generations(generations)
+    cols = {"generation": k, "upper": th.theorem4_bound(eps, sigma0, n, k), "exact": None}
+    _emit(
+        _records(cols), as_json, f"Symmetric 2-GMM sigma0={sigma0:g} n={n}: Pr(Sigma_k > {eps:g})"
+    )
+
+
+@theory.command(name="forget")
+@click.option(
+    "--count",
+    "count_values",
+    type=int,
+    multiple=True,
+    help="Times the symbol was seen (repeatable).",
+)
+@click.option("--n", "n", type=int, default=None, help="Tokens per generation (corpus size).")
+@click.option(
+    "--quantile",
+    "quantiles",
+    type=float,
+    multiple=True,
+    help="Probability of having forgotten (repeatable; default 0.5 and 0.9).",
+)
+@click.option(
+    "--counts",
+    "counts_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A counts file: print the expected fraction of the vocabulary left instead.",
+)
+@click.option("--generations", "generations", type=int, default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
+@handles_config_errors
+def forget_cmd(
+    count_values: tuple[int, ...],
+    n: int | None,
+    quantiles: tuple[float, ...],
+    counts_file: str | None,
+    generations: int,
+    as_json: bool,
+) -> None:
+    """When is a symbol seen c times in n tokens forgotten? How much vocabulary is left?"""
+    if counts_file is not None:
+        if count_values:
+            raise ConfigError("--count", count_values[0], "not together with --counts")
+        counts = _read_counts(counts_file)
+        k = _generations(generations)
+        res = th.vocabulary_left(counts, k, n=n)
+        cols = {
+            "generation": res.generation,
+            "lower": res.lower,
+            "exact": res.exact,
+            "upper": res.upper,
+        }
+        _emit(_records(cols), as_json, "Expected fraction of the vocabulary left")
+        return
+    if not count_values:
+        raise ConfigError("--count", None, "at least one --count, or --counts FILE")
+    if n is None:
+        raise ConfigError("--n", None, "an integer >= 1 (the corpus size)")
+    qs = quantiles or (0.5, 0.9)
+    for q in qs:
+        if not 0.0 < q < 1.0:
+            raise ConfigError("--quantile", q, "a probability in (0, 1)")
+    c = np.array(count_values)[:, None]
+    q = np.array(qs)[None, :]
+    exact = th.forgetting_generation(c, n, q)
+    branch = th.forgetting_generation_branching(c, q)
+    cc, qq = np.broadcast_arrays(c, q)
+
+    def as_int(values: np.ndarray) -> list[int | None]:
+        return [int(v) if math.isfinite(v) else None for v in values.ravel()]
+
+    cols = {
+        "count": cc.ravel(),
+        "n": n,
+        "quantile": qq.ravel(),
+        "generation": as_int(exact),
+        "branching_generation": as_int(branch),
+    }
+    _emit(
+        _records(cols),
+        as_json,
+        "Generation by which the symbol is lost with the given probability (- = never)",
+    )
+
+
+@theory.command(name="collapse")
+@click.option("--param", "params", multiple=True, help="sigma=SIGMA0 (default 1).")
+@click.option("--eps", type=float, default=0.1, show_default=True)
+@click.option("--delta", type=float, default=0.05, show_default=True)
+@click.option(
+    "--estimator", type=click.Choice(["unbiased", "ml"]), default="unbiased", show_default=True
+)
+@click.option("--n", "n", type=int, required=True, help="Samples per generation.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
+@handles_config_errors
+def collapse_cmd(
+    params: tuple[str, ...], eps: float, delta: float, estimator: str, n: int, as_json: bool
+) -> None:
+    """First generation from which Pr(Sigma_k > eps) < delta (Gaussian, exact)."""
+    sigma0 = _param(parse_params(params), ("sigma", "sigma0"), 1.0)
+    k = th.gaussian_collapse_generation(eps, delta, sigma0, n, estimator)
+    rec = {
+        "sigma0": sigma0,
+        "n": n,
+        "estimator": estimator,
+        "eps": eps,
+        "delta": delta,
+        "generation": k,
+    }
+    _emit([rec], as_json, "Gaussian collapse generation")
