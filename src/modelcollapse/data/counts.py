@@ -1,7 +1,9 @@
 """Counts files: one ``symbol<TAB>count`` per line, UTF-8.
 
-Blank lines and lines starting with ``#`` are ignored. Every other line must have exactly one tab,
-a non-empty symbol and a non-negative integer count; symbols must be unique.
+Blank lines are ignored, and so are lines starting with ``#`` unless they have the form
+``symbol<TAB>count`` (so a word such as ``#tag`` written by ``write_counts`` reads back). Every
+other line must have exactly one tab, a non-empty symbol and a non-negative integer count;
+symbols must be unique.
 """
 
 from __future__ import annotations
@@ -13,6 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from modelcollapse.errors import ConfigError
+
+
+def _is_entry(parts: list[str]) -> bool:
+    if len(parts) != 2 or not parts[0]:
+        return False
+    try:
+        int(parts[1].strip())
+    except ValueError:
+        return False
+    return True
 
 
 def read_counts(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
@@ -31,9 +43,13 @@ def read_counts(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
         with path.open(encoding="utf-8") as handle:
             for lineno, line in enumerate(handle, 1):
                 line = line.rstrip("\r\n")
-                if not line.strip() or line.startswith("#"):
+                if not line.strip():
                     continue
                 parts = line.split("\t")
+                if line.startswith("#") and not _is_entry(parts):
+                    # A comment. A line like "#tag<TAB>3" is an entry: whitespace tokenisers
+                    # produce such words, and write_counts must round-trip them.
+                    continue
                 if len(parts) != 2 or not parts[0]:
                     raise ConfigError(f"{field} line {lineno}", line, "expected 'symbol<TAB>count'")
                 symbol, raw = parts

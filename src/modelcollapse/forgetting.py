@@ -1,0 +1,380 @@
+"""Unigram forgetting on a corpus: which words a recursively retrained unigram model loses, when.
+
+Start from the word counts c_i of a corpus of n tokens and refit the unigram (categorical) model
+by maximum likelihood on n tokens sampled from the previous model, generation after generation:
+C_k ~ Multinomial(n, C_{k-1} / n) (SPEC.md section 2; the paper's unigram experiment on
+WikiText-2, Suresh, Thangaraj and Khandavally, AISTATS 2025, section 5; Merity et al. 2016 for
+the corpus). A word whose count reaches 0 is *forgotten*: 0 is absorbing, so the first
+generation with count 0 is the word's forgetting time.
+
+Reported here, per generation: the fraction of the vocabulary still alive in each trial, next to
+the exact expectation E[uniq_k]/m and the Corollary 1 bounds (``modelcollapse.theory``); per
+word and trial: the forgetting time. The linear law: in the Poisson branching limit a word of
+count c is still alive at generation k with probability about 1 - exp(-c g_k), g_k ~ 2/k
+(Corollary 1), so its median forgetting time is about k = 2c / ln 2 = 2.885 c.
+
+The recursion is the categorical family's exact step run with the engine's seeding policy (same
+blocks of trials, same streams), so ``forget(counts, seed=s)`` and
+``simulate(Categorical(counts=counts), n=n, seed=s)`` see the same random numbers and agree on
+every trial's number of surviving words.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from modelcollapse.errors import ConfigError
+from modelcollapse.families.categorical import Categorical, check_counts
+from modelcollapse.seeding import block_generator
+from modelcollapse.table import Table
+
+#: Median forgetting time per unit of original count: 2 / ln 2 (Poisson branching limit).
+LINEAR_LAW_SLOPE = 2.0 / math.log(2.0)
+#: Value of ``forgotten_at`` (in numpy arrays) for a word still alive at the last generation.
+#: Parquet files store it as NULL instead.
+ALIVE = -1
+
+
+def theory_uniq_fraction(
+    counts: np.ndarray, n: int, generations: np.ndarray
+) -> dict[str, np.ndarray] | None:
+    """Exact E[uniq_k]/m and the Corollary 1 bounds divided by m, or None without the theory.
+
+    Hook into ``modelcollapse.theory.categorical`` (``expected_unique_fraction`` and
+    ``corollary1_bounds``). If that module is absent (a partial install or an older version),
+    the forgetting run still works and simply reports no theory columns.
+    """
+    try:
+        from modelcollapse.theory.categorical import corollary1_bounds, expected_unique_fraction
+    except ImportError:  # HOOK: theory module not available -> simulation only
+        return None
+    m = int(np.count_nonzero(counts))
+    exact = expected_unique_fraction(generations, counts=counts, n=n)
+    bounds = corollary1_bounds(generations, counts=counts, n=n)
+    return {
+        "exact": np.asarray(exact, dtype=float),
+        "lower": np.asarray(bounds.lower, dtype=float) / m,
+        "upper": np.asarray(bounds.upper, dtype=float) / m,
+    }
+
+
+@dataclass
+class ForgettingResult:
+    """What :func:`forget` returns.
+
+    Attributes
+    ----------
+    words : the vocabulary (``None`` entries are named ``w<index>`` in tables).
+    counts : original count of every word.
+    n : tokens sampled per generation.
+    uniq : (generations + 1, trials) number of words alive in each trial at each generation.
+    forgotten_at : (trials, m) first generation at which the word's count is 0; ``ALIVE`` (-1)
+        if it is still alive at the last generation (a right-censored time).
+    theory : ``{"exact", "lower", "upper"}`` arrays over generations (fractions of m), or None.
+    """
+
+    words: tuple[str, ...]
+    counts: np.ndarray
+    n: int
+    generations: int
+    trials: int
+    seed: int
+    uniq: np.ndarray
+    forgotten_at: np.ndarray
+    theory: dict[str, np.ndarray] | None = None
+    elapsed_s: float = 0.0
+    source: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def m(self) -> int:
+        """Words alive at generation 0."""
+        return int(np.count_nonzero(self.counts))
+
+    @property
+    def uniq_frac(self) -> np.ndarray:
+        """(generations + 1, trials) fraction of the vocabulary alive."""
+        return self.uniq / self.m
+
+    def generation_table(self) -> Table:
+        """One row per generation: simulated mean fraction alive, its standard error, theory."""
+        frac = self.uniq_frac
+        gens = np.arange(self.generations + 1)
+        se = (
+            frac.std(axis=1, ddof=1) / math.sqrt(self.trials)
+            if self.trials > 1
+            else np.full(gens.size, np.nan)
+        )
+        cols: dict[str, Any] = {
+            "generation": gens,
+            "uniq_frac": frac.mean(axis=1),
+            "stderr": se,
+            "uniq_mean": self.uniq.mean(axis=1),
+        }
+        if self.theory is not None:
+            cols["exact"] = self.theory["exact"]
+            cols["lower"] = self.theory["lower"]
+            cols["upper"] = self.theory["upper"]
+        return Table(cols)
+
+    def summary(self) -> Table:
+        """The tidy summary (generation, metric, value, stderr), like the engine's.
+
+        Metrics: ``uniq_frac`` (simulated), and when the theory is available
+        ``uniq_frac_exact``, ``uniq_frac_lower``, ``uniq_frac_upper`` (stderr NaN: no Monte Carlo).
+        """
+        wide = self.generation_table()
+        names = ["uniq_frac"] + (
+            ["uniq_frac_exact", "uniq_frac_lower", "uniq_frac_upper"] if self.theory else []
+        )
+        values = [wide["uniq_frac"]] + (
+            [wide["exact"], wide["lower"], wide["upper"]] if self.theory else []
+        )
+        nan = np.full(len(wide), np.nan)
+        errors = [wide["stderr"]] + [nan] * (len(names) - 1)
+        k = len(names)
+        return Table(
+            {
+                "generation": np.repeat(wide["generation"], k).astype(np.int64),
+                "metric": np.tile(np.asarray(names, dtype=object), len(wide)),
+                "value": np.stack(values, axis=1).ravel(),
+                "stderr": np.stack(errors, axis=1).ravel(),
+            }
+        )
+
+    def words_table(self) -> dict[str, Any]:
+        """Long table: one row per (word, trial) with ``word``, ``count``, ``trial``,
+        ``forgotten_at`` (a numpy masked array: masked = still alive at the end)."""
+        m = self.counts.size
+        word_arr = np.asarray(self.words, dtype=object)
+        fa = self.forgotten_at.ravel()  # trial-major
+        return {
+            "word": np.tile(word_arr, self.trials),
+            "count": np.tile(self.counts, self.trials),
+            "trial": np.repeat(np.arange(self.trials, dtype=np.int32), m),
+            "forgotten_at": np.ma.masked_array(fa, mask=fa == ALIVE),
+        }
+
+    def median_forgetting(self) -> Table:
+        """Per distinct original count c: number of (word, trial) pairs, the fraction forgotten
+        by the last generation, and the median forgetting time when more than half are
+        forgotten (NaN otherwise: the median is censored)."""
+        counts = np.tile(self.counts, self.trials)
+        fa = self.forgotten_at.ravel()
+        keep = counts > 0
+        counts, fa = counts[keep], fa[keep]
+        uniq, inverse = np.unique(counts, return_inverse=True)
+        # Censored times sort after every observed one: replace ALIVE with +inf.
+        t = np.where(fa == ALIVE, np.inf, fa.astype(float))
+        order = np.lexsort((t, inverse))
+        t_sorted = t[order]
+        sizes = np.bincount(inverse, minlength=uniq.size)
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        forgotten = np.bincount(inverse, weights=(fa != ALIVE), minlength=uniq.size)
+        # Lower median (the ceil(s/2)-th smallest) of each group.
+        med = t_sorted[starts + (sizes - 1) // 2]
+        med = np.where(np.isfinite(med), med, np.nan)
+        return Table(
+            {
+                "count": uniq,
+                "pairs": sizes,
+                "forgotten_frac": forgotten / sizes,
+                "median_forgotten_at": med,
+            }
+        )
+
+    def fitted_slope(self) -> float:
+        """Least-squares slope through the origin of median forgetting time on count, over the
+        counts whose median is observed (NaN if none)."""
+        med = self.median_forgetting()
+        ok = np.isfinite(med["median_forgotten_at"])
+        if not np.any(ok):
+            return float("nan")
+        c = med["count"][ok].astype(float)
+        t = med["median_forgotten_at"][ok]
+        w = med["pairs"][ok].astype(float)
+        return float(np.sum(w * c * t) / np.sum(w * c * c))
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "kind": "forget",
+            "n": self.n,
+            "m": self.m,
+            "generations": self.generations,
+            "trials": self.trials,
+            "seed": self.seed,
+            "theory": self.theory is not None,
+            "alive_sentinel": "forgotten_at is NULL in words.parquet (-1 in numpy) for a word "
+            "still alive at the last generation",
+            **self.source,
+        }
+
+    def save(
+        self,
+        out: str | os.PathLike,
+        *,
+        overwrite: bool = False,
+        plot: bool = True,
+        plot_scale: str = "log",
+    ) -> Path:
+        """Write ``summary.parquet``, ``words.parquet``, ``counts.tsv``, ``forgetting.png`` and
+        ``run.json`` into the run directory ``out`` (atomically)."""
+        from modelcollapse.data.counts import write_counts
+        from modelcollapse.store import atomic_directory, provenance, write_json, write_parquet
+
+        files = ["summary.parquet", "words.parquet", "counts.tsv", "run.json"]
+        with atomic_directory(out, overwrite=overwrite) as tmp:
+            write_parquet(self.summary(), tmp / "summary.parquet", {"config": self.config()})
+            _write_nullable_parquet(self.words_table(), tmp / "words.parquet")
+            write_counts(tmp / "counts.tsv", self.words, self.counts.tolist())
+            if plot:
+                from modelcollapse.report.forgetting_plot import forgetting_figure, save_figure
+
+                save_figure(forgetting_figure(self, scale=plot_scale), tmp, "forgetting")
+                files += ["forgetting.png", "forgetting.svg"]
+            write_json(
+                tmp / "run.json",
+                {
+                    "config": self.config(),
+                    "seed": self.seed,
+                    "elapsed_s": round(self.elapsed_s, 6),
+                    "fitted_slope": self.fitted_slope(),
+                    "linear_law_slope": LINEAR_LAW_SLOPE,
+                    "versions": provenance(),
+                    "files": files,
+                },
+            )
+        return Path(out)
+
+
+def _write_nullable_parquet(cols: dict[str, Any], path: Path) -> None:
+    # store.write_parquet turns columns into plain arrays (dropping masks); DuckDB maps a numpy
+    # masked array to NULLs, which is what a censored forgetting time should be in SQL.
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("frame", cols)
+        target = str(path).replace("'", "''")
+        con.execute(f"COPY (SELECT * FROM frame) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+    finally:
+        con.close()
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ConfigError(name, value, f"an integer >= {low}")
+    return int(value)
+
+
+def forget(
+    counts: np.ndarray | list[int],
+    *,
+    generations: int,
+    trials: int = 5,
+    seed: int = 0,
+    n: int | None = None,
+    words: list[str] | tuple[str, ...] | None = None,
+    theory: bool = True,
+    progress: bool | None = None,
+    source: dict[str, Any] | None = None,
+) -> ForgettingResult:
+    """Recursive unigram training from corpus counts, tracking when each word is forgotten.
+
+    C_0 = counts; C_k ~ Multinomial(n, C_{k-1} / sum C_{k-1}) for k = 1..generations, in
+    ``trials`` independent trials (Suresh et al., AISTATS 2025, Corollary 1 and the WikiText-2
+    experiment).
+
+    Parameters
+    ----------
+    counts : word counts of the corpus (non-negative integers, not all zero).
+    generations : number of refits K (>= 1).
+    trials : independent trials (the paper used 5).
+    seed : seed of the random streams (engine policy: block b uses ``block_generator(seed, b)``).
+    n : tokens per generation; default the corpus size sum(counts), the paper's choice.
+    words : the words, for the tables (default ``w0, w1, ...``).
+    theory : add the exact E[uniq_k]/m and Corollary 1 bounds when ``modelcollapse.theory`` is
+        available.
+    progress : tqdm bar over generations (default: on a terminal, after one second).
+
+    Returns
+    -------
+    ForgettingResult
+    """
+    started = time.perf_counter()
+    counts = check_counts(counts)
+    generations = _check_int("generations", generations, 1)
+    trials = _check_int("trials", trials, 1)
+    seed = _check_int("seed", seed, 0)
+    n = int(counts.sum()) if n is None else _check_int("n", n, 1)
+    if words is None:
+        words = tuple(f"w{i}" for i in range(counts.size))
+    elif len(words) != counts.size:
+        raise ConfigError("words", len(words), f"one word per count ({counts.size})")
+    fam = Categorical(counts=counts)
+    block = fam.block_trials("exact", n)
+    m_all = counts.size
+    uniq = np.empty((generations + 1, trials), dtype=np.int64)
+    forgotten_at = np.full((trials, m_all), ALIVE, dtype=np.int32)
+    forgotten_at[:, counts == 0] = 0
+    uniq[0] = np.count_nonzero(counts)
+
+    bar = tqdm(
+        total=generations * trials,
+        unit="trial-gen",
+        delay=1.0,
+        disable=(None if progress is None else not progress),
+        leave=False,
+        desc=f"forget n={n}",
+    )
+    try:
+        for b, lo in enumerate(range(0, trials, block)):
+            hi = min(lo + block, trials)
+            rng = block_generator(seed, b)
+            state = fam.initial_state(hi - lo)
+            fa = forgotten_at[lo:hi]
+            for g in range(1, generations + 1):
+                state = fam.step_exact(state, n, rng)
+                dead = state == 0
+                uniq[g, lo:hi] = m_all - dead.sum(axis=1)
+                fa[dead & (fa == ALIVE)] = g
+                bar.update(hi - lo)
+    finally:
+        bar.close()
+
+    th = theory_uniq_fraction(counts, n, np.arange(generations + 1)) if theory else None
+    return ForgettingResult(
+        words=tuple(words),
+        counts=counts,
+        n=n,
+        generations=generations,
+        trials=trials,
+        seed=seed,
+        uniq=uniq,
+        forgotten_at=forgotten_at,
+        theory=th,
+        elapsed_s=time.perf_counter() - started,
+        source=dict(source or {}),
+    )
+
+
+def forget_corpus(
+    corpus: Any, *, generations: int, trials: int = 5, seed: int = 0, **kwargs: Any
+) -> ForgettingResult:
+    """:func:`forget` on a :class:`~modelcollapse.data.Corpus` (n = its token count)."""
+    return forget(
+        corpus.counts,
+        generations=generations,
+        trials=trials,
+        seed=seed,
+        words=corpus.vocab,
+        source={"corpus": corpus.describe()},
+        **kwargs,
+    )
