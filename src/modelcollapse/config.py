@@ -44,11 +44,16 @@ class RunConfig(BaseModel):
     trials: int = Field(ge=1)
     seed: int = Field(ge=0)
     estimator: str | None = None
-    method: Literal["exact", "naive"] = "exact"
+    method: Literal["exact", "naive"] | None = None
     eps: list[float] = Field(default_factory=list)
     metrics: list[str] | None = None
     trajectories: bool | int = False
     record_every: int = Field(default=1, ge=1)
+    workflow: Literal["replace", "accumulate", "accumulate-subsample", "mix", "mix-fixed"] = (
+        "replace"
+    )
+    real_fraction: float | None = None
+    schedule: str | list[int] | dict[str, Any] | None = None
     workers: int = Field(default=1, ge=1)
 
     @field_validator("eps")
@@ -89,8 +94,25 @@ class RunConfig(BaseModel):
             "metrics": self.metrics,
             "trajectories": self.trajectories,
             "record_every": self.record_every,
+            "workflow": self.workflow,
+            "real_fraction": self.real_fraction,
+            "schedule": self.schedule,
             "workers": self.workers,
         }
+
+    def validate(self) -> None:
+        """Everything ``simulate`` would reject, checked now (family, schedule, workflow)."""
+        # Imported here: configs sit below the families and the engine in the layers, and only
+        # this check needs them.
+        from modelcollapse.workflows import Schedule, check_workflow
+
+        fam = self.build_family()
+        sizes = Schedule.parse(self.schedule, self.n).sizes(self.generations)
+        check_n = getattr(fam, "check_n", None)
+        if check_n is not None:
+            check_n(int(sizes.min()))
+        method = self.method or ("exact" if fam.has_exact else "naive")
+        check_workflow(self.workflow, self.real_fraction, fam, method, sizes)
 
 
 _INT_FIELDS = {"n", "generations", "trials", "seed", "record_every", "workers"}
@@ -138,7 +160,7 @@ def make_config(**values: Any) -> RunConfig:
         cfg = RunConfig(**values)
     except ValidationError as exc:
         raise from_pydantic_error(exc) from None
-    cfg.build_family()
+    cfg.validate()
     return cfg
 
 

@@ -20,9 +20,11 @@ from tqdm.auto import tqdm
 
 from modelcollapse.errors import ConfigError
 from modelcollapse.families import Family, make_family
+from modelcollapse.families.base import BLOCK_ELEMENTS, Observable
 from modelcollapse.moments import Moments
 from modelcollapse.seeding import block_generator
 from modelcollapse.table import Table
+from modelcollapse.workflows import Schedule, WorkflowRun, check_workflow, needs_sample_path
 
 METHODS = ("exact", "naive")
 #: Recorded generations buffered per block before they are reduced to moments.
@@ -81,11 +83,14 @@ def simulate(
     seed: int,
     params: dict[str, Any] | None = None,
     estimator: str | None = None,
-    method: str = "exact",
+    method: str | None = None,
     eps: Sequence[float] = (),
     metrics: Sequence[str] | None = None,
     trajectories: bool | int = False,
     record_every: int = 1,
+    workflow: str = "replace",
+    real_fraction: float | None = None,
+    schedule: Any = None,
     workers: int = 1,
     cell: int = 0,
     progress: bool | None = None,
@@ -105,11 +110,17 @@ def simulate(
     estimator : the family's estimator (Gaussian: ``"unbiased"`` divisor n-1, the paper's choice,
         or ``"ml"`` divisor n); default: the family's first.
     method : ``"exact"`` draws the sufficient statistic; ``"naive"`` draws all n samples.
+        Default: ``"exact"`` where the family has it, else ``"naive"`` (mixtures).
     eps : thresholds for ``collapse_prob[eps=...]`` = Pr(Sigma_k > eps) (families with a scale).
     metrics : keep only these metrics in the summary (default: all the family reports).
     trajectories : ``True`` records every trial's parameters at every recorded generation; an
         integer records only that many (the first) trials.
     record_every : summarise every r-th generation (and the last) only; for very long runs.
+    workflow : what each generation trains on: ``"replace"`` (the paper), ``"accumulate"``,
+        ``"accumulate-subsample"``, ``"mix"`` or ``"mix-fixed"`` (see ``modelcollapse.workflows``).
+    real_fraction : lambda, the share of real data per generation for the mix workflows.
+    schedule : sample sizes n_k per generation: ``"linear:a=10"``, ``"geometric:r=1.1"``,
+        ``"power:a=1.5"``, ``"list:10,20,..."`` or a list (default: constant n).
     workers : threads that advance blocks concurrently; results do not depend on it.
     cell : the cell index of a sweep (part of the random streams' keys).
     progress : show a progress bar (default: only on a terminal, after one second).
@@ -127,7 +138,7 @@ def simulate(
     record_every = _check_int("record_every", record_every, 1)
     workers = _check_int("workers", workers, 1)
     cell = _check_int("cell", cell, 0)
-    if method not in METHODS:
+    if method is not None and method not in METHODS:
         raise ConfigError("method", method, f"one of: {', '.join(METHODS)}")
     if isinstance(family, str):
         fam = make_family(family, params, estimator=estimator, eps=eps)
@@ -152,14 +163,23 @@ def simulate(
             fam = replace(fam, **changes)
     else:
         raise ConfigError("family", family, "a family name or a modelcollapse Family object")
+    if method is None:
+        method = "exact" if fam.has_exact else "naive"
     if method == "exact" and not fam.has_exact:
         raise ConfigError(
             "method", method, f"{fam.name} has no finite sufficient statistic: use method='naive'"
         )
+    sizes = Schedule.parse(schedule, n).sizes(generations)
     check_n = getattr(fam, "check_n", None)
     if check_n is not None:
-        check_n(n)
-    all_metrics = fam.metric_names()
+        check_n(int(sizes.min()))
+    elif sizes.min() < 1:
+        raise ConfigError("schedule", int(sizes.min()), "sample sizes >= 1")
+    lam = check_workflow(workflow, real_fraction, fam, method, sizes)
+    observables = fam.observables()
+    if workflow != "replace":
+        observables += (Observable("real_fraction", doc="share of real data in the training set"),)
+    all_metrics = tuple(m for obs in observables for m in obs.metric_names())
     if metrics is not None:
         metrics = list(metrics)
         for m in metrics:
@@ -181,9 +201,23 @@ def simulate(
             "trials (trajectories=K) or set record_every",
         )
 
-    block = fam.block_trials(method, n)
+    block = fam.block_trials(method, int(sizes.max()))
+    if workflow != "replace" and needs_sample_path(fam, workflow):
+        # The sample path keeps every point of every generation.
+        block = max(1, min(block, BLOCK_ELEMENTS // (fam.state_elements() + int(sizes[1:].sum()))))
     n_blocks = math.ceil(trials / block)
-    n_obs = len(fam.observables())
+    # Only the observables behind the requested metrics are reduced to moments.
+    keep = [
+        i
+        for i, obs in enumerate(observables)
+        if metrics is None or any(m in metrics for m in obs.metric_names())
+    ]
+    observables = tuple(observables[i] for i in keep)
+    n_obs = len(observables)
+    n_fam = len(fam.observables())
+    keep_fam = [i for i in keep if i < n_fam]
+    want_share = n_fam in keep
+    simple = workflow == "replace" and bool(np.all(sizes == n))
     row_of = np.full(generations + 1, -1)
     row_of[recorded] = np.arange(len(recorded))
     traj = np.full((len(recorded), n_fields, n_traj), np.nan) if n_traj else None
@@ -195,20 +229,27 @@ def simulate(
         delay=1.0,
         disable=(None if progress is None else not progress),
         leave=False,
-        desc=f"{fam.name} n={n}",
+        desc=f"{fam.name} n={n}" + ("" if workflow == "replace" else f" {workflow}"),
     )
 
     def run_block(b: int) -> Moments:
         size = min(block, trials - b * block)
         rng = block_generator(seed, b, cell)
         state = fam.initial_state(size)
+        flow = None if simple else WorkflowRun(fam, workflow, lam, sizes, method, size)
+        share = np.ones(size)
         stats = Moments.zeros((len(recorded), n_obs))
         t_lo, t_hi = b * block, min(b * block + size, n_traj)
         buf = np.empty((_WINDOW, n_obs, size))
         rows: list[int] = []
 
         def record(g: int) -> None:
-            buf[len(rows)] = fam.observe(state)
+            values = fam.observe(state)
+            if want_share:
+                buf[len(rows), :-1] = values[keep_fam]
+                buf[len(rows), -1] = share
+            else:
+                buf[len(rows)] = values[keep_fam] if len(keep_fam) < n_fam else values
             rows.append(row_of[g])
             if traj is not None and t_hi > t_lo:
                 traj[row_of[g], :, t_lo:t_hi] = fam.trajectory(state)[:, : t_hi - t_lo]
@@ -225,7 +266,10 @@ def simulate(
         record(0)
         pending = 0
         for g in range(1, generations + 1):
-            state = fam.step(state, n, rng, method)
+            if flow is None:
+                state = fam.step(state, n, rng, method)
+            else:
+                state, share = flow.step(state, g, rng)
             if row_of[g] >= 0:
                 record(g)
             pending += 1
@@ -253,7 +297,7 @@ def simulate(
     finally:
         bar.close()
 
-    summary = _summary(fam, recorded, total, metrics)
+    summary = _summary(observables, recorded, total, metrics)
     traj_table = None
     if traj is not None:
         gen_col = np.repeat(recorded, n_traj)
@@ -272,6 +316,9 @@ def simulate(
         "method": method,
         "estimator": fam.estimator,
         "record_every": record_every,
+        "workflow": workflow,
+        "real_fraction": real_fraction,
+        "schedule": Schedule.parse(schedule, n).describe(),
         "trajectories": n_traj,
         "metrics": metrics if metrics is not None else list(all_metrics),
         "block_trials": block,
@@ -281,14 +328,17 @@ def simulate(
 
 
 def _summary(
-    fam: Family, recorded: np.ndarray, total: Moments, keep: Sequence[str] | None
+    observables: Sequence[Observable],
+    recorded: np.ndarray,
+    total: Moments,
+    keep: Sequence[str] | None,
 ) -> Table:
     """Long table: for each observable, its mean (or mean and variance) with standard errors."""
     values, errors, names = [], [], []
     se_mean = total.stderr_of_mean()
     var = total.variance()
     se_var = total.stderr_of_variance()
-    for i, obs in enumerate(fam.observables()):
+    for i, obs in enumerate(observables):
         if obs.moments:
             pairs = [
                 (f"{obs.name}_mean", total.mean[:, i], se_mean[:, i]),

@@ -118,8 +118,9 @@ def _with_common(func):
 @click.option(
     "--method",
     type=click.Choice(["exact", "naive"]),
-    default="exact",
-    help="exact: draw the sufficient statistic; naive: draw all n samples.",
+    default=None,
+    help="exact: draw the sufficient statistic; naive: draw all n samples "
+    "(default: exact where the family has it, else naive).",
 )
 @click.option("--eps", type=float, multiple=True, help="Thresholds for collapse_prob (repeatable).")
 @click.option(
@@ -137,6 +138,23 @@ def _with_common(func):
     help="Record per-trial parameters of this many trials (trajectories.parquet).",
 )
 @click.option("--record-every", type=int, default=1, help="Summarise every r-th generation.")
+@click.option(
+    "--workflow",
+    default="replace",
+    show_default=True,
+    help="replace | accumulate | accumulate-subsample | mix | mix-fixed.",
+)
+@click.option(
+    "--real-fraction",
+    type=float,
+    default=None,
+    help="Share of real data per generation (mix, mix-fixed).",
+)
+@click.option(
+    "--schedule",
+    default=None,
+    help="Sample sizes n_k: linear:a=A | geometric:r=R | power:a=A | list:N1,N2,...",
+)
 @click.option("--workers", type=int, default=1, help="Threads (results do not depend on it).")
 @_with_common
 @handles_config_errors
@@ -154,6 +172,9 @@ def simulate(
     metrics,
     trajectories,
     record_every,
+    workflow,
+    real_fraction,
+    schedule,
     workers,
     out,
     as_json,
@@ -181,6 +202,9 @@ def simulate(
         metrics=list(metrics) or None,
         trajectories=trajectories or False,
         record_every=record_every,
+        workflow=workflow,
+        real_fraction=real_fraction,
+        schedule=schedule,
         workers=workers,
     )
     _execute(cfg, out, as_json, overwrite, progress)

@@ -10,6 +10,9 @@ from modelcollapse.families.base import Family, Observable
 from modelcollapse.families.bernoulli import Bernoulli
 from modelcollapse.families.categorical import Categorical
 from modelcollapse.families.gaussian import Gaussian
+from modelcollapse.families.gmm import GMM
+from modelcollapse.families.mixture2 import Mixture2
+from modelcollapse.families.mvgaussian import MVGaussian
 from modelcollapse.families.poisson import Poisson
 
 #: family name -> (class, {parameter name accepted from users -> constructor argument})
@@ -18,6 +21,21 @@ FAMILIES: dict[str, tuple[type[Family], dict[str, str]]] = {
     "poisson": (Poisson, {"lambda": "lam", "lam": "lam"}),
     "categorical": (Categorical, {"p": "p", "counts": "counts", "symbols": "symbols"}),
     "gaussian": (Gaussian, {"mu": "mu", "sigma": "sigma"}),
+    "mixture2": (Mixture2, {"mu": "mu", "sigma": "sigma", "eta": "eta"}),
+    "gmm": (
+        GMM,
+        {
+            "weights": "weights",
+            "means": "means",
+            "covs": "covs",
+            "stds": "stds",
+            "max_iter": "max_iter",
+            "tol": "tol",
+            "reg_covar": "reg_covar",
+            "init": "init",
+        },
+    ),
+    "mvgaussian": (MVGaussian, {"mean": "mean", "cov": "cov"}),
 }
 
 
@@ -59,7 +77,10 @@ __all__ = [
     "Bernoulli",
     "Categorical",
     "Family",
+    "GMM",
     "Gaussian",
+    "MVGaussian",
+    "Mixture2",
     "Observable",
     "Poisson",
     "make_family",

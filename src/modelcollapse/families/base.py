@@ -79,6 +79,28 @@ class Family(ABC):
             return self.step_exact(state, n, rng)
         return self.step_naive(state, n, rng)
 
+    # -- pools, for workflows other than replace (modelcollapse.workflows) ------------------
+    #: Whether ``draw_pool``/``fit_pool`` exist (a pooled sufficient statistic).
+    has_pools: ClassVar[bool] = False
+    #: Whether pools can be subsampled exactly (accumulate-subsample without the sample path).
+    exact_subsample: ClassVar[bool] = False
+
+    def draw_pool(self, state: State, n: int, rng: np.random.Generator, method: str) -> Any:
+        """The sufficient statistic of ``n`` samples from the model ``state`` (exact or naive)."""
+        raise NotImplementedError
+
+    def fit_pool(self, pool: Any) -> State:
+        """The estimator applied to a pool."""
+        raise NotImplementedError
+
+    def sample(self, state: State, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` raw samples per trial, (trials, n, ...): the sample path of the workflows."""
+        raise NotImplementedError
+
+    def fit_samples(self, samples: np.ndarray) -> State:
+        """The estimator applied to raw samples (trials, size, ...)."""
+        raise NotImplementedError
+
     # -- what is reported ----------------------------------------------------------------
     @abstractmethod
     def observables(self) -> tuple[Observable, ...]:

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from scipy import special
 
 from modelcollapse.families.base import Family, Observable, check_finite
+from modelcollapse.pools import CountPool
 
 
 @dataclass(frozen=True)
@@ -37,15 +39,42 @@ class Bernoulli(Family):
         hits = rng.random((state.shape[0], n)) < state[:, None]
         return hits.sum(axis=1) / n
 
+    has_pools: ClassVar[bool] = True
+    exact_subsample: ClassVar[bool] = True
+
+    def draw_pool(
+        self, state: np.ndarray, n: int, rng: np.random.Generator, method: str
+    ) -> CountPool:
+        ones = self.step(state, n, rng, method) * n
+        ones = np.rint(ones).astype(np.int64)
+        return CountPool(np.stack([n - ones, ones], axis=1))
+
+    def fit_pool(self, pool: CountPool) -> np.ndarray:
+        return pool.counts[:, 1] / pool.size
+
+    def sample(self, state: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        return (rng.random((state.shape[0], n)) < state[:, None]).astype(float)
+
+    def fit_samples(self, samples: np.ndarray) -> np.ndarray:
+        return samples.mean(axis=1)
+
     def observables(self) -> tuple[Observable, ...]:
         return (
             Observable("p", moments=True, doc="P_k"),
             Observable("survival", doc="Pr(P_k != 0)"),
             Observable("nondegenerate", doc="Pr(P_k not in {0, 1})"),
+            Observable("tv_from_start", moments=True, doc="|P_k - p_0| (total variation)"),
+            Observable("kl_from_start", moments=True, doc="KL(Ber(P_k) || Ber(p_0)) in nats"),
         )
 
     def observe(self, state: np.ndarray) -> np.ndarray:
-        return np.stack([state, state > 0, (state > 0) & (state < 1)]).astype(float)
+        p0 = self.p
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kl = special.xlogy(state, state / p0) + special.xlogy(1 - state, (1 - state) / (1 - p0))
+        kl = np.where(state == p0, 0.0, kl)  # also covers p0 in {0, 1}, where 0 log 0 = 0
+        return np.stack(
+            [state, state > 0, (state > 0) & (state < 1), np.abs(state - p0), kl]
+        ).astype(float)
 
     def trajectory_fields(self) -> tuple[str, ...]:
         return ("p",)

@@ -17,6 +17,7 @@ import numpy as np
 
 from modelcollapse.errors import ConfigError
 from modelcollapse.families.base import Family, Observable
+from modelcollapse.pools import CountPool
 
 #: Largest allowed deviation of a starting probability vector's sum from 1.
 PROB_SUM_TOL = 1e-9
@@ -143,22 +144,40 @@ class Categorical(Family):
         out = np.bincount(np.asarray(flat).ravel(), minlength=rows * m)
         return out.reshape(rows, m)
 
+    has_pools: ClassVar[bool] = True
+    exact_subsample: ClassVar[bool] = True
+
+    def draw_pool(
+        self, state: np.ndarray, n: int, rng: np.random.Generator, method: str
+    ) -> CountPool:
+        return CountPool(self.step(state, n, rng, method))
+
+    def fit_pool(self, pool: CountPool) -> np.ndarray:
+        return pool.counts
+
     def observables(self) -> tuple[Observable, ...]:
         return (
             Observable("uniq", moments=True, doc="number of symbols with nonzero probability"),
             Observable("uniq_frac", doc="E[uniq_k] / (symbols alive at generation 0)"),
             Observable("entropy", moments=True, doc="Shannon entropy of P_k in nats"),
             Observable("gini_simpson", moments=True, doc="1 - sum_i P_{k,i}^2"),
+            Observable("tv_from_start", moments=True, doc="total variation to P_0"),
+            Observable("kl_from_start", moments=True, doc="KL(P_k || P_0) in nats"),
         )
 
     def observe(self, state: np.ndarray) -> np.ndarray:
         p = state / self._totals(state)
+        p0 = self.start / self.start.sum()
         uniq = np.count_nonzero(state, axis=1).astype(float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            plogp = np.where(p > 0, p * np.log(p), 0.0)
+            logp = np.where(p > 0, np.log(p), 0.0)
+            plogp = p * logp
+            # P_k's support is inside P_0's (dead symbols stay dead), so the KL is finite.
+            kl = (plogp - np.where(p > 0, p * np.log(np.where(p0 > 0, p0, 1.0)), 0.0)).sum(axis=1)
         entropy = -plogp.sum(axis=1)
         gini = 1.0 - (p * p).sum(axis=1)
-        return np.stack([uniq, uniq / self.alive0, entropy, gini])
+        tv = 0.5 * np.abs(p - p0).sum(axis=1)
+        return np.stack([uniq, uniq / self.alive0, entropy, gini, tv, kl])
 
     def trajectory_fields(self) -> tuple[str, ...]:
         return ("uniq", "entropy")

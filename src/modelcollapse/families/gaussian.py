@@ -16,6 +16,7 @@ import numpy as np
 
 from modelcollapse.errors import ConfigError
 from modelcollapse.families.base import Family, Observable, check_finite
+from modelcollapse.pools import MomentPool
 
 
 @dataclass(frozen=True)
@@ -82,16 +83,67 @@ class Gaussian(Family):
         ss = ((z - zbar[:, None]) ** 2).sum(axis=1)
         return self._refit(state, zbar, ss, n)
 
+    has_pools: ClassVar[bool] = True
+
+    def draw_pool(
+        self, state: GaussianState, n: int, rng: np.random.Generator, method: str
+    ) -> MomentPool:
+        trials = state.mu.shape[0]
+        if method == "exact":
+            zbar = rng.standard_normal(trials) / math.sqrt(n)
+            ss = 2.0 * rng.standard_gamma(0.5 * (n - 1), trials) if n > 1 else np.zeros(trials)
+        else:
+            z = rng.standard_normal((trials, n))
+            zbar = z.mean(axis=1)
+            ss = ((z - zbar[:, None]) ** 2).sum(axis=1)
+        with np.errstate(divide="ignore"):
+            log_m2 = state.log_sigma2 + np.log(ss)
+        return MomentPool(
+            np.full(trials, float(n)), state.mu + np.exp(0.5 * state.log_sigma2) * zbar, log_m2
+        )
+
+    def fit_pool(self, pool: MomentPool) -> GaussianState:
+        size = pool.size
+        d = size if self.estimator == "ml" else size - 1
+        return GaussianState(pool.mean.copy(), pool.log_m2 - np.log(d))
+
+    def sample(self, state: GaussianState, n: int, rng: np.random.Generator) -> np.ndarray:
+        z = rng.standard_normal((state.mu.shape[0], n))
+        return state.mu[:, None] + np.exp(0.5 * state.log_sigma2)[:, None] * z
+
+    def fit_samples(self, samples: np.ndarray) -> GaussianState:
+        size = samples.shape[1]
+        mean = samples.mean(axis=1)
+        ss = ((samples - mean[:, None]) ** 2).sum(axis=1)
+        with np.errstate(divide="ignore"):
+            return GaussianState(mean, np.log(ss) - math.log(self.divisor(size)))
+
     def observables(self) -> tuple[Observable, ...]:
         base = (
             Observable("mu", moments=True, doc="mean parameter M_k"),
             Observable("sigma", moments=True, doc="standard deviation Sigma_k"),
             Observable("log_sigma2", moments=True, doc="log Sigma_k^2"),
+            Observable("sigma2", moments=True, doc="variance Sigma_k^2"),
+            Observable("mean_shift_sq", moments=True, doc="(M_k - mu_0)^2"),
+            Observable(
+                "w2_from_start", moments=True, doc="2-Wasserstein distance to N(mu_0, sigma_0^2)"
+            ),
+            Observable(
+                "kl_from_start",
+                moments=True,
+                doc="KL(N(M_k, Sigma_k^2) || N(mu_0, sigma_0^2)) in nats",
+            ),
         )
         return base + tuple(Observable(eps_label(e), doc=f"Pr(Sigma_k > {e:g})") for e in self.eps)
 
     def observe(self, state: GaussianState) -> np.ndarray:
-        rows = [state.mu, np.exp(0.5 * state.log_sigma2), state.log_sigma2]
+        sigma2 = np.exp(state.log_sigma2)
+        sigma = np.sqrt(sigma2)
+        shift = (state.mu - self.mu) ** 2
+        s0 = self.sigma
+        w2 = np.sqrt(shift + (sigma - s0) ** 2)
+        kl = 0.5 * (2 * math.log(s0) - state.log_sigma2) + (sigma2 + shift) / (2 * s0 * s0) - 0.5
+        rows = [state.mu, sigma, state.log_sigma2, sigma2, shift, w2, kl]
         rows += [(state.log_sigma2 > 2.0 * math.log(e)).astype(float) for e in self.eps]
         return np.stack(rows)
 

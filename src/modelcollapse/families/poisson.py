@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from scipy import special
 
 from modelcollapse.families.base import Family, Observable, check_finite
+from modelcollapse.pools import SumPool
 
 
 @dataclass(frozen=True)
@@ -38,14 +40,40 @@ class Poisson(Family):
         draws = rng.poisson(np.broadcast_to(state[:, None], (state.shape[0], n)))
         return draws.sum(axis=1) / n
 
+    has_pools: ClassVar[bool] = True
+
+    def draw_pool(
+        self, state: np.ndarray, n: int, rng: np.random.Generator, method: str
+    ) -> SumPool:
+        total = np.rint(self.step(state, n, rng, method) * n).astype(np.int64)
+        return SumPool(total, np.full(state.shape[0], n, dtype=np.int64))
+
+    def fit_pool(self, pool: SumPool) -> np.ndarray:
+        return pool.total / pool.size
+
+    def sample(self, state: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.poisson(np.broadcast_to(state[:, None], (state.shape[0], n))).astype(float)
+
+    def fit_samples(self, samples: np.ndarray) -> np.ndarray:
+        return samples.mean(axis=1)
+
     def observables(self) -> tuple[Observable, ...]:
         return (
             Observable("lambda", moments=True, doc="Lambda_k"),
             Observable("survival", doc="Pr(Lambda_k != 0)"),
+            Observable(
+                "kl_from_start",
+                moments=True,
+                doc="KL(Poisson(Lambda_k) || Poisson(lambda_0)) in nats",
+            ),
         )
 
     def observe(self, state: np.ndarray) -> np.ndarray:
-        return np.stack([state, (state > 0).astype(float)])
+        lam0 = self.lam
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kl = special.xlogy(state, state / lam0) - state + lam0
+        kl = np.where(state == lam0, 0.0, kl)
+        return np.stack([state, (state > 0).astype(float), kl])
 
     def trajectory_fields(self) -> tuple[str, ...]:
         return ("lambda",)
