@@ -1,1 +1,182 @@
+"""Parameter sweeps that resume, on one machine or a Dask cluster.
 
+``run_sweep(sweep_file, out)`` expands a sweep file into cells (``spec``), runs the cells that
+are not finished yet on an executor (``executors``: this process, joblib processes, or Dask) and
+writes each finished cell as one Parquet file (``store``). Running it again resumes; ``query``
+reads every cell with DuckDB; ``plot`` draws a metric against a swept field.
+
+Example
+-------
+>>> from modelcollapse.sweep import run_sweep, query                    # doctest: +SKIP
+>>> report = run_sweep("docs/configs/sweep-example.toml", "runs/sweep", workers=2)
+>>> query("runs/sweep", "SELECT n, p, value FROM cells WHERE generation = 50")
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from modelcollapse.sweep.executors import (
+    EXECUTORS,
+    cell_payload,
+    check_options,
+    default_workers,
+    open_executor,
+    run_cell,
+)
+from modelcollapse.sweep.spec import Cell, SweepSpec, load_sweep, parse_sweep
+from modelcollapse.sweep.store import SweepDir, connect, query, read_cells
+
+
+@dataclass
+class SweepReport:
+    """What ``run_sweep`` did.
+
+    ``failed`` lists the cells that failed on this run (``cell``, ``values``, ``error``,
+    ``file``: the JSON file with the traceback); they are retried by the next run.
+    """
+
+    out: Path
+    total: int
+    skipped: int
+    ran: int
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    executor: str = "local"
+    workers: int | None = None
+    moved_to: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def done(self) -> int:
+        """Finished cells (from this run and earlier ones)."""
+        return self.skipped + self.ran - len(self.failed)
+
+
+def run_sweep(
+    sweep: str | os.PathLike | SweepSpec,
+    out: str | os.PathLike,
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    progress: bool | None = None,
+) -> SweepReport:
+    """Run every unfinished cell of a sweep and write one Parquet file per finished cell.
+
+    Parameters
+    ----------
+    sweep : a sweep file (TOML) or a parsed ``SweepSpec``.
+    out : the sweep directory; an existing directory of the same sweep is resumed.
+    executor : ``"local"`` (joblib processes; one worker runs in this process) or ``"dask"``.
+    workers : processes (local) or LocalCluster workers (dask); default: the CPUs available.
+        Ignored with ``scheduler``. Results do not depend on it.
+    scheduler : address of a running Dask scheduler (``tcp://host:8786``); default: start a
+        ``LocalCluster`` for this run.
+    force : if ``out`` holds a different sweep, move it to ``OUT.old-<hash>`` and start afresh
+        (otherwise that is a ConfigError).
+    progress : progress bar over cells (default: only on a terminal, after one second).
+
+    Returns
+    -------
+    SweepReport (a failed cell does not raise: it is listed in ``report.failed``).
+
+    Raises
+    ------
+    ConfigError
+        For an invalid sweep file, executor setting or output directory, before any cell runs.
+    """
+    started = time.perf_counter()
+    spec = sweep if isinstance(sweep, SweepSpec) else load_sweep(sweep)
+    check_options(executor, workers, scheduler)
+    if not force:
+        problem = SweepDir.conflict(Path(out), spec) if Path(out).exists() else None
+        if problem is not None:
+            from modelcollapse.errors import ConfigError
+
+            raise ConfigError("--out", str(out), problem + " (or pass --force)")
+
+    sd = SweepDir.prepare(out, spec, force=force)
+    todo = [c for c in spec.cells if not sd.is_done(c)]
+    report = SweepReport(
+        out=sd.path,
+        total=len(spec.cells),
+        skipped=len(spec.cells) - len(todo),
+        ran=0,
+        executor=executor,
+        workers=None if scheduler else (workers or default_workers()),
+        moved_to=sd.moved_to,
+    )
+    by_index = {c.index: c for c in todo}
+    if todo:
+        bar = tqdm(
+            total=len(todo),
+            unit="cell",
+            desc="sweep",
+            delay=1.0,
+            disable=(None if progress is None else not progress),
+            dynamic_ncols=True,
+        )
+        try:
+            with open_executor(executor, workers, scheduler) as run_many:
+                payloads = [cell_payload(c.index, c.config, c.hash) for c in todo]
+                for result in run_many(payloads):
+                    cell = by_index[result["index"]]
+                    if result["ok"]:
+                        sd.write_cell(cell, spec, result["columns"])
+                    else:
+                        path = sd.write_failure(cell, result["error"], result["traceback"])
+                        report.failed.append(
+                            {
+                                "cell": cell.index,
+                                "values": cell.values,
+                                "error": result["error"],
+                                "file": str(path),
+                            }
+                        )
+                    report.ran += 1
+                    bar.update(1)
+        finally:
+            bar.close()
+            sd.close()
+    report.failed.sort(key=lambda f: f["cell"])
+    report.elapsed_s = time.perf_counter() - started
+    sd.record_run(
+        {
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "executor": executor,
+            "workers": report.workers,
+            "scheduler": scheduler,
+            "skipped": report.skipped,
+            "ran": report.ran,
+            "failed": [f["cell"] for f in report.failed],
+            "elapsed_s": round(report.elapsed_s, 3),
+        }
+    )
+    return report
+
+
+__all__ = [
+    "EXECUTORS",
+    "Cell",
+    "SweepDir",
+    "SweepReport",
+    "SweepSpec",
+    "connect",
+    "load_sweep",
+    "parse_sweep",
+    "query",
+    "read_cells",
+    "run_cell",
+    "run_sweep",
+]
