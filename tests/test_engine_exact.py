@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from conftest import assert_z, binomial_chain_survival
 from scipy import special, stats
 
 from modelcollapse import simulate
+
+from conftest import assert_z, binomial_chain_survival
 
 KS = [1, 2, 5, 10, 20, 40]
 

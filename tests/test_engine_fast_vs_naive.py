@@ -11,10 +11,11 @@ missing 1/sqrt(n) or a wrong binomial size fails.
 from __future__ import annotations
 
 import numpy as np
-from conftest import ALPHA
 from scipy import stats
 
 from modelcollapse import simulate
+
+from conftest import ALPHA
 
 T = 8_000
 

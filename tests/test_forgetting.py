@@ -7,12 +7,13 @@ import duckdb
 import numpy as np
 import pytest
 
-from conftest import ALPHA, assert_z, binomial_chain_survival
 from modelcollapse import simulate
 from modelcollapse.data import load_corpus
 from modelcollapse.errors import ConfigError
 from modelcollapse.families import Categorical
 from modelcollapse.forgetting import ALIVE, LINEAR_LAW_SLOPE, forget, forget_corpus
+
+from conftest import ALPHA, assert_z, binomial_chain_survival
 
 #: A small corpus: 12 words, n = 60 tokens, counts from 1 to 15.
 SMALL = np.array([15, 10, 8, 6, 5, 4, 3, 3, 2, 2, 1, 1])

@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 from scipy import optimize, stats
 
-from conftest import z_bound
 from modelcollapse import simulate
 from modelcollapse.cli import cli
 from modelcollapse.errors import ConfigError
@@ -24,6 +23,8 @@ from modelcollapse.families.mixture_estimators import (
     joint_ml,
     mean_loglik,
 )
+
+from conftest import z_bound
 
 
 def _data(rng, mu, s, trials, n):

@@ -16,12 +16,13 @@ from click.testing import CliRunner
 from scipy import stats
 from scipy.special import psi
 
-from conftest import assert_z
 from modelcollapse import simulate
 from modelcollapse.cli import cli
 from modelcollapse.errors import ConfigError
 from modelcollapse.families.mvgaussian import MVGaussian
 from modelcollapse.theory import mvgaussian as theory
+
+from conftest import assert_z
 
 ROOT = Path(__file__).resolve().parents[1]
 COV = [[1.0, 0.5, 0.0], [0.5, 1.0, -0.3], [0.0, -0.3, 2.0]]

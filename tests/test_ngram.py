@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from conftest import ALPHA
 from modelcollapse.data import load_corpus
 from modelcollapse.errors import ConfigError
 from modelcollapse.families.ngram import MAX_ORDER, fit_ngram, run_ngram
+
+from conftest import ALPHA
 
 A, B, C, D = 0, 1, 2, 3
 

@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 from scipy import stats
 
-from conftest import ALPHA, assert_z
 from modelcollapse import simulate
 from modelcollapse.cli import cli
 from modelcollapse.errors import ConfigError
@@ -29,6 +28,8 @@ from modelcollapse.theory.workflows import (
     gini_simpson,
 )
 from modelcollapse.workflows import Schedule, WorkflowRun
+
+from conftest import ALPHA, assert_z
 
 T = 40_000
 G = 12

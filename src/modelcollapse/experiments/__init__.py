@@ -9,9 +9,12 @@ from modelcollapse.experiments import (  # noqa: F401  (imported to register)
     bern_bounds,
     bern_seddik,
     gauss_collapse,
+    ngram_collapse,
     poisson_survival,
     scaling,
+    text_unigram,
     trajectories,
+    workflows_compare,
 )
 from modelcollapse.experiments.base import REGISTRY, Context, Experiment, Outcome
 
