@@ -30,14 +30,29 @@ class Moments:
 
     @classmethod
     def of(cls, x: np.ndarray) -> Moments:
-        """Moments of ``x`` over its last axis (the trials)."""
-        n = np.full(x.shape[:-1], x.shape[-1], dtype=float)
-        # Shifting by the first value makes a constant series exact (zero spread, not 1e-37).
+        """Moments of ``x`` over its last axis (the trials).
+
+        Power sums of the data shifted by its first value, converted to central sums: the shift
+        is one of the data, so the mean of the shifted values is never far outside their spread
+        and the conversion loses at most a few digits (relative error of order n * 1e-16), while
+        a constant series comes out exactly constant. Two passes allocate; the cubic and quartic
+        sums are fused dot products, which is the engine's hot spot.
+        """
+        count = x.shape[-1]
         shift = x[..., :1]
-        mean = shift[..., 0] + (x - shift).mean(axis=-1)
-        d = x - mean[..., None]
-        d2 = d * d
-        return cls(n, mean, d2.sum(-1), (d2 * d).sum(-1), (d2 * d2).sum(-1))
+        y = x - shift
+        y2 = y * y
+        s1 = y.sum(axis=-1)
+        s2 = y2.sum(axis=-1)
+        s3 = np.einsum("...i,...i->...", y2, y)
+        s4 = np.einsum("...i,...i->...", y2, y2)
+        m = s1 / count
+        mm = m * m
+        m2 = s2 - count * mm
+        m3 = s3 - 3 * m * s2 + 2 * count * mm * m
+        m4 = s4 - 4 * m * s3 + 6 * mm * s2 - 3 * count * mm * mm
+        n = np.full(x.shape[:-1], count, dtype=float)
+        return cls(n, shift[..., 0] + m, np.maximum(m2, 0.0), m3, np.maximum(m4, 0.0))
 
     def merge(self, other: Moments, where: tuple | slice | np.ndarray = slice(None)) -> None:
         """Fold ``other`` into ``self[where]`` (in place)."""
