@@ -10,6 +10,7 @@ import pytest
 from modelcollapse import simulate
 from modelcollapse.data import load_corpus
 from modelcollapse.errors import ConfigError
+from modelcollapse.experiments.forgetting_theory import attach_theory
 from modelcollapse.families import Categorical
 from modelcollapse.forgetting import ALIVE, LINEAR_LAW_SLOPE, forget, forget_corpus
 
@@ -68,16 +69,16 @@ def test_agrees_with_the_engine_across_blocks():
     counts = np.where(np.arange(m) % 3 == 0, 2, 1)
     fam = Categorical(counts=counts)
     assert fam.block_trials("exact", int(counts.sum())) < 70
-    res = forget(counts, generations=2, trials=70, seed=7, theory=False)
+    res = forget(counts, generations=2, trials=70, seed=7)
     sim = simulate(fam, n=int(counts.sum()), generations=2, trials=70, seed=7)
     gens, uniq_mean, _ = sim.metric("uniq_mean")
     assert np.allclose(res.uniq.mean(axis=1)[gens], uniq_mean, rtol=1e-12, atol=0)
 
 
-def test_theory_columns_when_available():
+def test_theory_columns():
     res = forget(SMALL, generations=5, trials=2, seed=0)
-    if res.theory is None:
-        pytest.skip("modelcollapse.theory.categorical is not available")
+    assert res.theory is None and set(res.summary()["metric"].tolist()) == {"uniq_frac"}
+    attach_theory(res)
     ks = np.arange(6)
     assert np.allclose(res.theory["exact"], exact_uniq_frac(SMALL, ks), atol=1e-9)
     assert np.all(res.theory["lower"] <= res.theory["exact"] + 1e-12)
@@ -160,9 +161,7 @@ def test_wikitext_unigram_experiment(wikitext_path):
     use a conservative floor of the binomial-style value sqrt(f(1-f)/m)/sqrt(5).
     """
     corpus = load_corpus(wikitext_path)
-    res = forget_corpus(corpus, generations=10, trials=5, seed=2025)
-    if res.theory is None:
-        pytest.skip("modelcollapse.theory.categorical is not available")
+    res = attach_theory(forget_corpus(corpus, generations=10, trials=5, seed=2025))
     frac = res.uniq_frac[1:]
     mean = frac.mean(axis=1)
     se_floor = np.sqrt(mean * (1 - mean) / res.m) / np.sqrt(5)

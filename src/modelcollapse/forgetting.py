@@ -8,7 +8,9 @@ the corpus). A word whose count reaches 0 is *forgotten*: 0 is absorbing, so the
 generation with count 0 is the word's forgetting time.
 
 Reported here, per generation: the fraction of the vocabulary still alive in each trial, next to
-the exact expectation E[uniq_k]/m and the Corollary 1 bounds (``modelcollapse.theory``); per
+the exact expectation E[uniq_k]/m and the Corollary 1 bounds when a caller attaches them
+(``modelcollapse.experiments.forgetting_theory.attach_theory``: theory and simulation meet only
+in the experiments layer, DESIGN.md); per
 word and trial: the forgetting time. The linear law: in the Poisson branching limit a word of
 count c is still alive at generation k with probability about 1 - exp(-c g_k), g_k ~ 2/k
 (Corollary 1), so its median forgetting time is about k = 2c / ln 2 = 2.885 c.
@@ -41,29 +43,6 @@ LINEAR_LAW_SLOPE = 2.0 / math.log(2.0)
 #: Value of ``forgotten_at`` (in numpy arrays) for a word still alive at the last generation.
 #: Parquet files store it as NULL instead.
 ALIVE = -1
-
-
-def theory_uniq_fraction(
-    counts: np.ndarray, n: int, generations: np.ndarray
-) -> dict[str, np.ndarray] | None:
-    """Exact E[uniq_k]/m and the Corollary 1 bounds divided by m, or None without the theory.
-
-    Hook into ``modelcollapse.theory.categorical`` (``expected_unique_fraction`` and
-    ``corollary1_bounds``). If that module is absent (a partial install or an older version),
-    the forgetting run still works and simply reports no theory columns.
-    """
-    try:
-        from modelcollapse.theory.categorical import corollary1_bounds, expected_unique_fraction
-    except ImportError:  # HOOK: theory module not available -> simulation only
-        return None
-    m = int(np.count_nonzero(counts))
-    exact = expected_unique_fraction(generations, counts=counts, n=n)
-    bounds = corollary1_bounds(generations, counts=counts, n=n)
-    return {
-        "exact": np.asarray(exact, dtype=float),
-        "lower": np.asarray(bounds.lower, dtype=float) / m,
-        "upper": np.asarray(bounds.upper, dtype=float) / m,
-    }
 
 
 @dataclass
@@ -282,7 +261,6 @@ def forget(
     seed: int = 0,
     n: int | None = None,
     words: list[str] | tuple[str, ...] | None = None,
-    theory: bool = True,
     progress: bool | None = None,
     source: dict[str, Any] | None = None,
 ) -> ForgettingResult:
@@ -300,8 +278,6 @@ def forget(
     seed : seed of the random streams (engine policy: block b uses ``block_generator(seed, b)``).
     n : tokens per generation; default the corpus size sum(counts), the paper's choice.
     words : the words, for the tables (default ``w0, w1, ...``).
-    theory : add the exact E[uniq_k]/m and Corollary 1 bounds when ``modelcollapse.theory`` is
-        available.
     progress : tqdm bar over generations (default: on a terminal, after one second).
 
     Returns
@@ -349,7 +325,6 @@ def forget(
     finally:
         bar.close()
 
-    th = theory_uniq_fraction(counts, n, np.arange(generations + 1)) if theory else None
     return ForgettingResult(
         words=tuple(words),
         counts=counts,
@@ -359,7 +334,6 @@ def forget(
         seed=seed,
         uniq=uniq,
         forgotten_at=forgotten_at,
-        theory=th,
         elapsed_s=time.perf_counter() - started,
         source=dict(source or {}),
     )

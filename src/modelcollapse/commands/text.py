@@ -167,10 +167,13 @@ def forget(
         trials=trials,
         seed=seed,
         words=words,
-        theory=not no_theory,
         progress=progress,
         source=source,
     )
+    if not no_theory:
+        from modelcollapse.experiments.forgetting_theory import attach_theory
+
+        attach_theory(result)
     if out is not None:
         result.save(out, overwrite=overwrite, plot_scale=scale)
     table = result.generation_table()
