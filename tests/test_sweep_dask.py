@@ -19,36 +19,10 @@ pytest.importorskip(
     "distributed", reason="dask.distributed is not installed (pip install 'modelcollapse[dask]')"
 )
 
-import numpy as np  # noqa: E402
 
-from modelcollapse.sweep import query, run_sweep  # noqa: E402
+from modelcollapse.sweep import run_sweep  # noqa: E402
 
-#: Eight small cells (the same sweep as in test_sweep_run.py).
-QUICK_SWEEP = """
-seed = 3
-replicates = 2
-[base]
-family = "gaussian"
-generations = 8
-trials = 300
-eps = [0.5]
-[base.params]
-mu = 0.0
-sigma = 1.0
-[grid]
-n = [5, 20]
-estimator = ["unbiased", "ml"]
-"""
-
-
-def assert_same_cells(a: Path, b: Path) -> None:
-    """Two sweep directories hold the same cells, once each, with bit-identical values."""
-    ta, tb = query(a), query(b)
-    assert ta.columns == tb.columns
-    for col in ta.columns:
-        np.testing.assert_array_equal(ta[col], tb[col], err_msg=col)
-    names_a = sorted(p.name for p in (a / "cells").glob("*.parquet"))
-    assert names_a == sorted(p.name for p in (b / "cells").glob("*.parquet"))
+from sweep_helpers import QUICK_SWEEP, assert_same_cells
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,11 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from modelcollapse.sweep import query, run_sweep
+
+from sweep_helpers import QUICK_SWEEP, assert_same_cells
 
 #: Twelve cells of about 0.2-0.3 s each (on a 2-core machine), so a kill lands mid-sweep.
 SLOW_SWEEP = """
@@ -33,33 +34,6 @@ estimator = ["ml"]
 n = 75
 "params.p" = 0.3
 """
-
-QUICK_SWEEP = """
-seed = 3
-replicates = 2
-[base]
-family = "gaussian"
-generations = 8
-trials = 300
-eps = [0.5]
-[base.params]
-mu = 0.0
-sigma = 1.0
-[grid]
-n = [5, 20]
-estimator = ["unbiased", "ml"]
-"""
-
-
-def assert_same_cells(a: Path, b: Path) -> None:
-    """Two sweep directories hold the same cells, once each, with bit-identical values."""
-    ta, tb = query(a), query(b)
-    assert ta.columns == tb.columns
-    for col in ta.columns:
-        np.testing.assert_array_equal(ta[col], tb[col], err_msg=col)
-    names_a = sorted(p.name for p in (a / "cells").glob("*.parquet"))
-    names_b = sorted(p.name for p in (b / "cells").glob("*.parquet"))
-    assert names_a == names_b
 
 
 def _cells(out: Path) -> int:

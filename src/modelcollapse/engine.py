@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from modelcollapse.errors import ConfigError
 from modelcollapse.families import Family, make_family
 from modelcollapse.families.base import BLOCK_ELEMENTS, Observable
 from modelcollapse.moments import Moments
+from modelcollapse.progress import progress_bar
 from modelcollapse.seeding import block_generator
 from modelcollapse.table import Table
 from modelcollapse.workflows import Schedule, WorkflowRun, check_workflow, needs_sample_path
@@ -222,14 +222,12 @@ def simulate(
     row_of[recorded] = np.arange(len(recorded))
     traj = np.full((len(recorded), n_fields, n_traj), np.nan) if n_traj else None
 
-    bar = tqdm(
+    bar = progress_bar(
         total=trials * generations,
         unit="trial-gen",
         unit_scale=True,
-        delay=1.0,
-        disable=(None if progress is None else not progress),
-        leave=False,
         desc=f"{fam.name} n={n}" + ("" if workflow == "replace" else f" {workflow}"),
+        progress=progress,
     )
 
     def run_block(b: int) -> Moments:

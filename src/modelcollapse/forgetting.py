@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from modelcollapse.errors import ConfigError
 from modelcollapse.families.categorical import Categorical, check_counts
+from modelcollapse.progress import progress_bar
 from modelcollapse.seeding import block_generator
 from modelcollapse.table import Table
 
@@ -302,13 +302,11 @@ def forget(
     forgotten_at[:, counts == 0] = 0
     uniq[0] = np.count_nonzero(counts)
 
-    bar = tqdm(
+    bar = progress_bar(
         total=generations * trials,
         unit="trial-gen",
-        delay=1.0,
-        disable=(None if progress is None else not progress),
-        leave=False,
         desc=f"forget n={n}",
+        progress=progress,
     )
     try:
         for b, lo in enumerate(range(0, trials, block)):

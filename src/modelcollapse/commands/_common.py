@@ -72,3 +72,31 @@ def json_dumps(records: Any) -> str:
         raise TypeError(type(v).__name__)
 
     return json.dumps(records, default=default, allow_nan=False)
+
+
+def stack_options(*options: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Apply several click options in the order written (the first appears first in --help)."""
+
+    def decorate(func: Any) -> Any:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def out_option(help_text: str) -> Callable[[Any], Any]:
+    return click.option("--out", type=click.Path(file_okay=False), default=None, help=help_text)
+
+
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print the results as JSON records."
+)
+OVERWRITE_OPTION = click.option(
+    "--overwrite", is_flag=True, help="Replace an existing --out directory."
+)
+PROGRESS_OPTION = click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar (default: on a terminal, for runs over a second).",
+)

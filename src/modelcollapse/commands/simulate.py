@@ -7,7 +7,16 @@ from pathlib import Path
 import click
 import numpy as np
 
-from modelcollapse.commands._common import handles_config_errors, json_dumps, parse_params
+from modelcollapse.commands._common import (
+    JSON_OPTION,
+    OVERWRITE_OPTION,
+    PROGRESS_OPTION,
+    handles_config_errors,
+    json_dumps,
+    out_option,
+    parse_params,
+    stack_options,
+)
 from modelcollapse.config import RunConfig, load_toml, make_config
 from modelcollapse.engine import SimulationResult
 from modelcollapse.engine import simulate as run_simulation
@@ -78,27 +87,12 @@ def _execute(
             click.echo(f"wrote {out}/summary.parquet and {out}/run.json")
 
 
-_common_options = [
-    click.option(
-        "--out",
-        type=click.Path(file_okay=False),
-        default=None,
-        help="Run directory to write (summary.parquet, run.json).",
-    ),
-    click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON records."),
-    click.option("--overwrite", is_flag=True, help="Replace an existing --out directory."),
-    click.option(
-        "--progress/--no-progress",
-        default=None,
-        help="Progress bar (default: on a terminal, for runs over a second).",
-    ),
-]
-
-
-def _with_common(func):
-    for option in reversed(_common_options):
-        func = option(func)
-    return func
+_with_common = stack_options(
+    out_option("Run directory to write (summary.parquet, run.json)."),
+    JSON_OPTION,
+    OVERWRITE_OPTION,
+    PROGRESS_OPTION,
+)
 
 
 @click.command()

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from modelcollapse.commands._common import handles_config_errors, json_dumps
+from modelcollapse.commands._common import (
+    JSON_OPTION,
+    OVERWRITE_OPTION,
+    PROGRESS_OPTION,
+    handles_config_errors,
+    json_dumps,
+    out_option,
+    stack_options,
+)
 from modelcollapse.errors import ConfigError
 
 
@@ -31,28 +39,13 @@ _tokenizer_option = click.option(
     show_default=True,
     help="paper (lowercase, \\W+ to space, split) | whitespace | regex:PATTERN.",
 )
-_common = [
+_with_common = stack_options(
     click.option("--seed", type=int, default=0, show_default=True, help="Seed of all streams."),
-    click.option(
-        "--out",
-        type=click.Path(file_okay=False),
-        default=None,
-        help="Run directory to write (Parquet tables, run.json, figure).",
-    ),
-    click.option("--json", "as_json", is_flag=True, help="Print per-generation records as JSON."),
-    click.option("--overwrite", is_flag=True, help="Replace an existing --out directory."),
-    click.option(
-        "--progress/--no-progress",
-        default=None,
-        help="Progress bar (default: on a terminal, for runs over a second).",
-    ),
-]
-
-
-def _with_common(func: Any) -> Any:
-    for option in reversed(_common):
-        func = option(func)
-    return func
+    out_option("Run directory to write (Parquet tables, run.json, figure)."),
+    JSON_OPTION,
+    OVERWRITE_OPTION,
+    PROGRESS_OPTION,
+)
 
 
 def _load_start(

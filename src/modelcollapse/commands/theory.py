@@ -17,7 +17,13 @@ import click
 import numpy as np
 
 from modelcollapse import theory as th
-from modelcollapse.commands._common import handles_config_errors, json_dumps, parse_params
+from modelcollapse.commands._common import (
+    JSON_OPTION,
+    handles_config_errors,
+    json_dumps,
+    parse_params,
+    stack_options,
+)
 from modelcollapse.errors import ConfigError
 
 __all__ = ["theory"]
@@ -101,7 +107,7 @@ def _read_counts(path: str) -> np.ndarray:
     return read_counts(path)[1]
 
 
-_common_options = [
+_with_common = stack_options(
     click.option("--n", "n", type=int, required=True, help="Samples per generation."),
     click.option(
         "--generations",
@@ -111,14 +117,8 @@ _common_options = [
         show_default=True,
         help="Print generations 0..K.",
     ),
-    click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table."),
-]
-
-
-def _with_common(func: Any) -> Any:
-    for option in reversed(_common_options):
-        func = option(func)
-    return func
+    JSON_OPTION,
+)
 
 
 @click.group(name="theory")

@@ -9,6 +9,7 @@ from modelcollapse.experiments import (  # noqa: F401  (imported to register)
     bern_bounds,
     bern_seddik,
     gauss_collapse,
+    gmm_experiments,
     ngram_collapse,
     poisson_survival,
     scaling,

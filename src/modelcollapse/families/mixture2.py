@@ -28,11 +28,18 @@ import numpy as np
 from modelcollapse.errors import ConfigError
 from modelcollapse.families.base import Family, Observable, check_finite
 from modelcollapse.families.gaussian import eps_label
-from modelcollapse.families.mixture_estimators import approx_ml_folded, joint_ml_folded
+from modelcollapse.families.mixture_estimators import (
+    approx_ml_folded,
+    joint_ml_folded,
+    joint_ml_paper_folded,
+)
 
 #: Above this standardised separation mu / s no folded sample changes sign and the fit is the
 #: Gaussian fit of the shifted sample: larger values give the same update to the last bit.
 C_SEPARATED = 1e8
+#: ``joint-ml-paper``: starting points above this many current s (any point above sqrt(m2)
+#: leads the solver to mean|y| in one step) are capped so that the arithmetic stays finite.
+PAPER_START_CAP = 1e150
 
 
 @dataclass(frozen=True)
@@ -51,12 +58,17 @@ class Mixture2(Family):
     sigma : starting component standard deviation s, > 0.
     estimator : ``"joint-ml"`` (joint maximum likelihood, the default) or ``"approx-ml"``
         (Algorithm 1 of Suresh et al. 2025, which keeps mu^2 + s^2 = mean(y^2)).
+        ``"joint-ml-paper"`` is not an estimator of ours: it emulates the root finder of the
+        paper's published code (scipy ``fsolve`` started at the generation-0 mean ``mu`` in every
+        generation; see ``mixture_estimators.paper_root``), which often reports the trivial root
+        mu = 0 instead of the likelihood maximum. It exists to reproduce the published joint-ML
+        collapse curve and explain why it differs from ``joint-ml``.
     eta : Algorithm 1's parameter, > 1 (default 2, the paper's runs); used by ``approx-ml`` only.
     eps : thresholds for ``collapse_prob[eps=...]`` = Pr(S_k > eps).
     """
 
     name: ClassVar[str] = "mixture2"
-    estimators: ClassVar[tuple[str, ...]] = ("joint-ml", "approx-ml")
+    estimators: ClassVar[tuple[str, ...]] = ("joint-ml", "approx-ml", "joint-ml-paper")
     has_exact: ClassVar[bool] = False
 
     mu: float = 1.0
@@ -102,6 +114,12 @@ class Mixture2(Family):
         ubar = c + dbar
         if self.estimator == "joint-ml":
             e, s2 = joint_ml_folded(ubar, v, np.abs(w))
+        elif self.estimator == "joint-ml-paper":
+            # the published solver starts at mu_0 (absolute units) = mu_0 / s current s-units
+            with np.errstate(divide="ignore", over="ignore"):
+                start = np.exp(math.log(self.mu) - 0.5 * state.log_s2) if self.mu > 0 else 0.0 * s
+            start = np.minimum(start, PAPER_START_CAP)
+            e, s2 = joint_ml_paper_folded(ubar, v, np.abs(w), start)
         else:
             e, s2 = approx_ml_folded(ubar, v, n, self.eta)
         mu_far = state.mu + s * (dbar + e)

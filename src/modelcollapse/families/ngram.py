@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from modelcollapse.errors import ConfigError
+from modelcollapse.progress import progress_bar
 from modelcollapse.seeding import block_generator
 from modelcollapse.table import Table
 
@@ -409,13 +409,11 @@ def run_ngram(
     values = {name: np.empty((generations + 1, trials)) for name in METRICS}
     samples: list[np.ndarray] = []
 
-    bar = tqdm(
+    bar = progress_bar(
         total=generations * trials,
         unit="gen",
-        delay=1.0,
-        disable=(None if progress is None else not progress),
-        leave=False,
         desc=f"{order}-gram",
+        progress=progress,
     )
     try:
         for t in range(trials):

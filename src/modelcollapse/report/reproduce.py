@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from modelcollapse import __version__
 from modelcollapse.errors import ConfigError
 from modelcollapse.experiments import REGISTRY, Context
 from modelcollapse.experiments.base import READING_ERROR
 from modelcollapse.experiments.plotting import save_figure
+from modelcollapse.progress import progress_bar
 from modelcollapse.report.html import experiment_view, render_report
 from modelcollapse.store import atomic_directory, provenance, write_json, write_parquet
 
@@ -98,11 +97,11 @@ def reproduce(
     started = time.perf_counter()
     with atomic_directory(out, overwrite=replace) as tmp:
         (tmp / MARKER).write_text("modelcollapse reproduce output; safe to replace\n")
-        bar = tqdm(
+        bar = progress_bar(
             ids,
             desc="reproduce",
             unit="experiment",
-            disable=None if progress is None else not progress,
+            progress=progress,
         )
         for exp_id in bar:
             bar.set_postfix_str(exp_id)

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
+from modelcollapse.progress import progress_bar
 from modelcollapse.sweep.executors import (
     EXECUTORS,
     cell_payload,
@@ -119,13 +118,12 @@ def run_sweep(
     )
     by_index = {c.index: c for c in todo}
     if todo:
-        bar = tqdm(
+        bar = progress_bar(
             total=len(todo),
             unit="cell",
             desc="sweep",
-            delay=1.0,
-            disable=(None if progress is None else not progress),
             dynamic_ncols=True,
+            progress=progress,
         )
         try:
             with open_executor(executor, workers, scheduler) as run_many:
