@@ -23,7 +23,7 @@ PUBLISHED = {1.0: {56: 0.29, 111: 0.16, 500: 0.04}, 10.0: {56: 0.96, 111: 0.82, 
 
 
 def run(ctx: Context) -> Outcome:
-    trials = ctx.trials(TRIALS)
+    trials = ctx.trials(TRIALS, 200_000)
     fig, (ax,) = new_figure()
     rows, series = [], []
     for i, (lam0, pub) in enumerate(PUBLISHED.items()):

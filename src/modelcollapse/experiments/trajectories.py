@@ -130,7 +130,7 @@ def run_fig2b(ctx: Context) -> Outcome:
         metrics=["survival"],
     )
     traj = shown.trajectories
-    trials = ctx.trials(5000)
+    trials = ctx.trials(5000, 100_000)
     big = simulate(
         "bernoulli",
         params={"p": p0},

@@ -44,7 +44,7 @@ def _label(workflow: str, lam: float | None) -> str:
 
 def run(ctx: Context) -> Outcome:
     generations = 100 if ctx.scale == "quick" else 200
-    trials = ctx.trials(2000, 50_000)
+    trials = ctx.trials(2000, 10_000)
     checks = [k for k in (10, 50, 100, 200) if k <= generations]
     fig, (ax_m, ax_p, ax_b) = new_figure(3, width=14.0, height=4.3)
     series, rows = [], []
