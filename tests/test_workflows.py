@@ -333,3 +333,16 @@ def test_workflows_for_families_without_pools_are_refused():
             workflow="accumulate",
         )
     Bernoulli(p=0.5)  # the pooled families construct as before
+
+
+def test_mix_stationary_values_are_the_recursions_limits():
+    from modelcollapse.theory.workflows import bernoulli_mix_stationary, mix_stationary
+
+    for lam, estimator in ((0.1, "unbiased"), (0.5, "ml"), (1.0, "unbiased")):
+        m, s = gaussian_moments(1.5, 10, 2000, "mix", lam, estimator)
+        m_star, s_star = mix_stationary(1.5, 10, lam, estimator)
+        np.testing.assert_allclose([m[-1], s[-1]], [m_star, s_star], rtol=1e-9)
+        v = bernoulli_variance(0.3, 10, 2000, "mix", lam)
+        np.testing.assert_allclose(v[-1], bernoulli_mix_stationary(0.3, 10, lam), rtol=1e-9)
+    with pytest.raises(ConfigError):
+        mix_stationary(1.0, 10, 0.0)

@@ -243,3 +243,49 @@ def bernoulli_survival_schedule(p0: float, sizes: Sequence[int], k: int) -> NDAr
         dist = dist @ matrix
         out[j] = 1.0 - dist[0]
     return out
+
+
+def mix_stationary(
+    sigma0: float, n: int, real_fraction: float, estimator: str = "unbiased"
+) -> tuple[float, float]:
+    """Stationary (E[(M - mu0)^2], E[Sigma^2]) of the Gaussian under ``mix`` with a constant n:
+    the fixed point of the linear recursion of :func:`gaussian_moments` (Bertrand et al. 2024
+    prove that mixing in a fixed share of real data makes retraining stable).
+
+    With r = round(lambda n) real and t = n - r synthetic points, d = n - 1 or n:
+    m = (r sigma0^2 + t s + t^2 m) / n^2 and
+    d s = (r - 1) sigma0^2 + (t - 1) s + (r t / n)(m + sigma0^2 / r + s / t), solved exactly.
+    """
+    if estimator not in ("unbiased", "ml"):
+        raise ConfigError("estimator", estimator, "unbiased or ml")
+    r, t = _split(int(n), float(real_fraction))
+    if r == 0:
+        raise ConfigError(
+            "real_fraction",
+            real_fraction,
+            f"a fraction with round(lambda n) >= 1 (n = {n}); with no real data "
+            "there is no stationary law",
+        )
+    v0 = sigma0**2
+    d = n - 1 if estimator == "unbiased" else n
+    # Unknowns (m, s): a 2x2 linear system A [m, s] = b.
+    a = np.array(
+        [
+            [n * n - t * t, -t],
+            [-(r * t / n), d - (t - 1 if t > 0 else 0) - (r / n if t > 0 else 0)],
+        ],
+        dtype=float,
+    )
+    b = np.array([r * v0, (r - 1) * v0 + (t / n) * v0 if t > 0 else (r - 1) * v0])
+    m, s = np.linalg.solve(a, b)
+    return float(m), float(s)
+
+
+def bernoulli_mix_stationary(p0: float, n: int, real_fraction: float) -> float:
+    """Stationary Var[P] of a Bernoulli under ``mix``: v = n q / (n^2 - t (t - 1)), with
+    q = p0 (1 - p0) and t = n - round(lambda n) synthetic points (the fixed point of
+    :func:`bernoulli_variance_factor`'s mix recursion)."""
+    r, t = _split(int(n), float(real_fraction))
+    if r == 0:
+        raise ConfigError("real_fraction", real_fraction, "a fraction with round(lambda n) >= 1")
+    return p0 * (1 - p0) * n / (n * n - t * (t - 1))
