@@ -112,7 +112,7 @@ def run(ctx: Context) -> Outcome:
     ax.set_xlabel("generation k")
     ax.set_ylabel("vocabulary of generation k / original vocabulary")
     ax.set_title(
-        f"n-gram recursion on {Path(corpus.source).name}: {n:,} tokens, {m:,} words, L = "
+        f"ML n-gram recursion on {Path(corpus.source).name}: {n:,} tokens, {m:,} words, L = "
         f"{DEFAULT_MAX_WORDS}",
         fontsize=9,
     )

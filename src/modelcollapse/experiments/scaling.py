@@ -111,7 +111,7 @@ def run_forget_linear(ctx: Context) -> Outcome:
     ax.set_yscale("log")
     ax.set_xlabel("count c of the symbol in the original corpus")
     ax.set_ylabel("generation by which it is forgotten (median)")
-    ax.set_title(f"Forgetting time vs count, n={n:,}, {trials} trials; fitted slope {slope:.3f}")
+    ax.set_title(f"Forgetting time vs count (ML), n={n:,}, {trials} trials; slope {slope:.3f}")
     ax.legend()
 
     rows += [

@@ -208,7 +208,7 @@ def run_unigram_wikitext(ctx: Context) -> Outcome:
     ax.set_ylim(min(0.3, float(lower.min()) - 0.05), 1.02)
     ax.set_xlabel("generation k")
     ax.set_ylabel("fraction of the vocabulary alive, uniq_k / m")
-    ax.set_title(f"Unigram on {Path(label.split(' (')[0]).name}: n={n:,}, m={m:,}", fontsize=9)
+    ax.set_title(f"ML unigram on {Path(label.split(' (')[0]).name}: n={n:,}, m={m:,}", fontsize=9)
     ax.legend(loc="upper right")
     # Right panel: everything minus the exact value, where the bounds and the Monte Carlo error
     # are visible (on the left they sit on top of each other).
@@ -355,7 +355,7 @@ def run_zipf(ctx: Context) -> Outcome:
         ax.set_xlabel("generation k")
         ax.set_ylabel("uniq_k / m")
         ax.set_title(
-            f"p_i ∝ 1/(i+{_fmt(b)})^{_fmt(a)}: m = {m} of {ZIPF_M} seen, n = {ZIPF_N}",
+            f"ML unigram, p_i ∝ 1/(i+{_fmt(b)})^{_fmt(a)}: m = {m} of {ZIPF_M} seen, n = {ZIPF_N}",
             fontsize=9,
         )
         ax.legend(loc="upper right")
