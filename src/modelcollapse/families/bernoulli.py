@@ -13,6 +13,8 @@ import numpy as np
 from scipy import special
 
 from modelcollapse.families.base import Family, Observable, check_finite
+from modelcollapse.families.lattice_binomial import MAX_N as LATTICE_MAX_N
+from modelcollapse.families.lattice_binomial import lattice_binomial
 from modelcollapse.pools import CountPool
 
 
@@ -33,6 +35,12 @@ class Bernoulli(Family):
         return np.full(trials, self.p)
 
     def step_exact(self, state: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        if n <= LATTICE_MAX_N:
+            # After a step with this n the parameter sits on the lattice c/n: draw by inversion
+            # from precomputed tables, several times faster than numpy's per-element set-up.
+            c = np.rint(state * n)
+            if np.all(np.abs(state * n - c) < 1e-6):
+                return lattice_binomial(n).draw(c.astype(np.intp), rng) / n
         return rng.binomial(n, state) / n
 
     def step_naive(self, state: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
