@@ -18,9 +18,17 @@ from modelcollapse.theory import (
 )
 
 
-def test_theorem4_published_values():
+def test_theorem4_formula_and_published_values():
     k = np.array([80, 90, 100, 140, 180])
-    assert theorem4_bound(0.1, 1.0, 10, k) == pytest.approx([1.0, 1.0, 0.80, 0.29, 0.11], abs=0.025)
+    bound = theorem4_bound(0.1, 1.0, 10, k)
+    # The formula itself, (sigma0/eps) exp(-k/(4n)) capped at 1, computed here independently.
+    np.testing.assert_allclose(bound, np.minimum(1.0, 10.0 * np.exp(-k / 40.0)), rtol=1e-12)
+    # Against the values read off the published figure (reading error 0.02). k = 100 is left
+    # out: the bound is 0.821 there and falls by 0.02 per generation, so the published reading
+    # (0.80) is one generation's slope away; the report shows that point without a verdict.
+    published = {80: 1.0, 90: 1.0, 140: 0.29, 180: 0.11}
+    for kv, value in published.items():
+        assert abs(float(theorem4_bound(0.1, 1.0, 10, kv)) - value) <= 0.02
 
 
 @pytest.mark.parametrize("q", [0.5, 0.9])
