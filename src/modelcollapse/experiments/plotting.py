@@ -17,21 +17,22 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-plt.rcParams.update(
-    {
-        "svg.hashsalt": "modelcollapse",
-        "figure.dpi": 100,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "legend.fontsize": 8,
-        "legend.frameon": False,
-        "font.size": 9,
-    }
-)
+#: The project's figure style; ``svg.hashsalt`` makes SVG output byte-identical between runs.
+STYLE = {
+    "svg.hashsalt": "modelcollapse",
+    "figure.dpi": 100,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "font.size": 9,
+}
+
 
 #: Colours used consistently: simulation, exact theory, paper bound, other bounds, published.
+#: (report/forgetting_plot.py uses the same constants.)
 COLORS = {
     "sim": "#1f77b4",
     "exact": "#000000",
@@ -43,7 +44,12 @@ COLORS = {
 
 
 def new_figure(ncols: int = 1, width: float = 6.4, height: float = 4.0):
-    """A figure with ``ncols`` axes side by side."""
+    """A figure with ``ncols`` axes side by side, in the project's style.
+
+    The style is applied to matplotlib's global settings here, when an experiment draws, not at
+    import: text drawn later on the figure (labels, legends) must see it too.
+    """
+    plt.rcParams.update(STYLE)
     fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False)
     return fig, list(axes[0])
 

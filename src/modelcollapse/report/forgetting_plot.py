@@ -20,31 +20,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from modelcollapse.experiments.plotting import COLORS, STYLE  # noqa: E402
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from modelcollapse.forgetting import ForgettingResult
 
-#: Simulation, exact theory, lower and upper bound, and other overlays.
-COLORS = {
-    "sim": "#1f77b4",
-    "exact": "#000000",
-    "lower": "#2ca02c",
-    "upper": "#d62728",
-    "other": "#9467bd",
-}
 #: Style applied only while this module draws (the caller's rcParams are left alone).
-_STYLE = {
-    "svg.hashsalt": "modelcollapse",
-    "figure.dpi": 100,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "legend.fontsize": 8,
-    "legend.frameon": False,
-    "font.size": 9,
-}
+_STYLE = STYLE
 
 #: Largest number of (word, trial) points drawn; more are thinned by a fixed stride.
 MAX_POINTS = 20_000
