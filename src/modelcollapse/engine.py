@@ -242,12 +242,14 @@ def simulate(
         rows: list[int] = []
 
         def record(g: int) -> None:
-            values = fam.observe(state)
+            values = fam.observe(state, keep_fam) if keep_fam else np.empty((0, size))
+            if len(values) != len(keep_fam):  # a family that ignores ``rows`` returns them all
+                values = values[keep_fam]
             if want_share:
-                buf[len(rows), :-1] = values[keep_fam]
+                buf[len(rows), :-1] = values
                 buf[len(rows), -1] = share
             else:
-                buf[len(rows)] = values[keep_fam] if len(keep_fam) < n_fam else values
+                buf[len(rows)] = values
             rows.append(row_of[g])
             if traj is not None and t_hi > t_lo:
                 traj[row_of[g], :, t_lo:t_hi] = fam.trajectory(state)[:, : t_hi - t_lo]

@@ -9,6 +9,7 @@ trials on the leading axis (SPEC.md section 2; DESIGN.md conventions).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -107,8 +108,13 @@ class Family(ABC):
         """The per-trial quantities this family reports, in a fixed order."""
 
     @abstractmethod
-    def observe(self, state: State) -> np.ndarray:
-        """Per-trial values of ``observables()``, shape (number of observables, trials)."""
+    def observe(self, state: State, rows: Sequence[int] | None = None) -> np.ndarray:
+        """Per-trial values of ``observables()``, shape (number of observables, trials).
+
+        With ``rows`` only those observables are returned, in that order; families whose
+        observables are costly compute only those (the engine asks for the requested metrics'
+        rows every recorded generation), the others may compute all and select.
+        """
 
     @abstractmethod
     def trajectory_fields(self) -> tuple[str, ...]:

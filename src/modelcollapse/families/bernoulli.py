@@ -6,6 +6,7 @@ bounds Pr(P_k != 0) (Suresh, Thangaraj and Khandavally, AISTATS 2025).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -75,7 +76,8 @@ class Bernoulli(Family):
             Observable("kl_from_start", moments=True, doc="KL(Ber(P_k) || Ber(p_0)) in nats"),
         )
 
-    def observe(self, state: np.ndarray) -> np.ndarray:
+    def observe(self, state: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
+        # Cheap observables: all are computed; the engine selects ``rows``.
         p0 = self.p
         with np.errstate(divide="ignore", invalid="ignore"):
             kl = special.xlogy(state, state / p0) + special.xlogy(1 - state, (1 - state) / (1 - p0))

@@ -165,26 +165,43 @@ class Categorical(Family):
             Observable("kl_from_start", moments=True, doc="KL(P_k || P_0) in nats"),
         )
 
-    def observe(self, state: np.ndarray) -> np.ndarray:
-        p = state / self._totals(state)
+    def observe(self, state: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
+        # Each quantity is a pass over (trials, m): compute only the rows asked for.
+        wanted = range(6) if rows is None else rows
+        p = state / self._totals(state) if any(r >= 2 for r in wanted) else None
         p0 = self.start / self.start.sum()
-        uniq = np.count_nonzero(state, axis=1).astype(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logp = np.where(p > 0, np.log(p), 0.0)
-            plogp = p * logp
+        cache: dict[str, np.ndarray] = {}
+
+        def plogp() -> np.ndarray:
+            if "plogp" not in cache:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    cache["plogp"] = np.where(p > 0, p * np.log(p), 0.0)
+            return cache["plogp"]
+
+        def uniq() -> np.ndarray:
+            return np.count_nonzero(state, axis=1).astype(float)
+
+        def kl() -> np.ndarray:
             # P_k's support is inside P_0's (dead symbols stay dead), so the KL is finite.
-            kl = (plogp - np.where(p > 0, p * np.log(np.where(p0 > 0, p0, 1.0)), 0.0)).sum(axis=1)
-        entropy = -plogp.sum(axis=1)
-        gini = 1.0 - (p * p).sum(axis=1)
-        tv = 0.5 * np.abs(p - p0).sum(axis=1)
-        return np.stack([uniq, uniq / self.alive0, entropy, gini, tv, kl])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cross = np.where(p > 0, p * np.log(np.where(p0 > 0, p0, 1.0)), 0.0)
+            return (plogp() - cross).sum(axis=1)
+
+        compute = (
+            uniq,
+            lambda: uniq() / self.alive0,
+            lambda: -plogp().sum(axis=1),
+            lambda: 1.0 - (p * p).sum(axis=1),
+            lambda: 0.5 * np.abs(p - p0).sum(axis=1),
+            kl,
+        )
+        return np.stack([compute[r]() for r in wanted])
 
     def trajectory_fields(self) -> tuple[str, ...]:
         return ("uniq", "entropy")
 
     def trajectory(self, state: np.ndarray) -> np.ndarray:
-        obs = self.observe(state)
-        return obs[[0, 2]]
+        return self.observe(state, (0, 2))
 
     def state_elements(self) -> int:
         return self.m

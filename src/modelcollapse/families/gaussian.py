@@ -9,6 +9,7 @@ log Sigma_k^2 = log sigma_0^2 + sum_j log(chi2_{n-1,j} / d) never underflows, ho
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -136,16 +137,32 @@ class Gaussian(Family):
         )
         return base + tuple(Observable(eps_label(e), doc=f"Pr(Sigma_k > {e:g})") for e in self.eps)
 
-    def observe(self, state: GaussianState) -> np.ndarray:
-        sigma2 = np.exp(state.log_sigma2)
-        sigma = np.sqrt(sigma2)
-        shift = (state.mu - self.mu) ** 2
-        s0 = self.sigma
-        w2 = np.sqrt(shift + (sigma - s0) ** 2)
-        kl = 0.5 * (2 * math.log(s0) - state.log_sigma2) + (sigma2 + shift) / (2 * s0 * s0) - 0.5
-        rows = [state.mu, sigma, state.log_sigma2, sigma2, shift, w2, kl]
-        rows += [(state.log_sigma2 > 2.0 * math.log(e)).astype(float) for e in self.eps]
-        return np.stack(rows)
+    def observe(self, state: GaussianState, rows: Sequence[int] | None = None) -> np.ndarray:
+        s0, log_s0_sq = self.sigma, 2 * math.log(self.sigma)
+
+        def shift() -> np.ndarray:
+            return (state.mu - self.mu) ** 2
+
+        def sigma() -> np.ndarray:
+            return np.exp(0.5 * state.log_sigma2)
+
+        def kl() -> np.ndarray:
+            sigma2 = np.exp(state.log_sigma2)
+            return 0.5 * (log_s0_sq - state.log_sigma2) + (sigma2 + shift()) / (2 * s0 * s0) - 0.5
+
+        compute = [
+            lambda: state.mu,
+            sigma,
+            lambda: state.log_sigma2,
+            lambda: np.exp(state.log_sigma2),
+            shift,
+            lambda: np.sqrt(shift() + (sigma() - s0) ** 2),
+            kl,
+        ]
+        thresholds = [2.0 * math.log(e) for e in self.eps]
+        compute += [(lambda t=t: (state.log_sigma2 > t).astype(float)) for t in thresholds]
+        wanted = range(len(compute)) if rows is None else rows
+        return np.stack([compute[r]() for r in wanted])
 
     def trajectory_fields(self) -> tuple[str, ...]:
         return ("mu", "sigma", "log_sigma2")

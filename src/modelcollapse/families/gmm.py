@@ -12,6 +12,7 @@ so that ``weight0``, ``mean0`` and ``std0`` always describe the leftmost compone
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -227,7 +228,8 @@ class GMM(Family):
         )
         return np.sqrt(np.maximum(sq, 0.0))
 
-    def observe(self, state: GMMState) -> np.ndarray:
+    def observe(self, state: GMMState, rows: Sequence[int] | None = None) -> np.ndarray:
+        # Cheap observables: all are computed; the engine selects ``rows``.
         rows = [self.l2_distance(state), *self._params(state)]
         smax = self._stds(state).max(axis=1)
         rows += [(smax > e).astype(float) for e in self.eps]

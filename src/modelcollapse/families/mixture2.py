@@ -20,6 +20,7 @@ to rounding and never overflows however small s has become.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -137,7 +138,8 @@ class Mixture2(Family):
         )
         return base + tuple(Observable(eps_label(e), doc=f"Pr(S_k > {e:g})") for e in self.eps)
 
-    def observe(self, state: Mixture2State) -> np.ndarray:
+    def observe(self, state: Mixture2State, rows: Sequence[int] | None = None) -> np.ndarray:
+        # Cheap observables: all are computed; the engine selects ``rows``.
         rows = [state.mu, np.exp(0.5 * state.log_s2), state.log_s2]
         rows += [(state.log_s2 > 2.0 * math.log(e)).astype(float) for e in self.eps]
         return np.stack(rows)

@@ -26,6 +26,7 @@ log det Sigma = 2 sum_i l_i is the exact running sum of log-chi-squares of the t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -192,7 +193,8 @@ class MVGaussian(Family):
             Observable(eps_label(e), doc=f"Pr(det(Sigma_k)^(1/(2d)) > {e:g})") for e in self.eps
         )
 
-    def observe(self, state: MVGaussianState) -> np.ndarray:
+    def observe(self, state: MVGaussianState, rows: Sequence[int] | None = None) -> np.ndarray:
+        # Cheap observables: all are computed; the engine selects ``rows``.
         logdet = self.logdet(state)
         shift = state.mean - self.mean
         rows = [

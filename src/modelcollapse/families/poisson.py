@@ -7,6 +7,7 @@ Pr(Lambda_k != 0) = 1 - exp(-n lambda_0 g_k) exactly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -68,7 +69,8 @@ class Poisson(Family):
             ),
         )
 
-    def observe(self, state: np.ndarray) -> np.ndarray:
+    def observe(self, state: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
+        # Cheap observables: all are computed; the engine selects ``rows``.
         lam0 = self.lam
         with np.errstate(divide="ignore", invalid="ignore"):
             kl = special.xlogy(state, state / lam0) - state + lam0
