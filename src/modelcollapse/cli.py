@@ -35,16 +35,8 @@ def cli() -> None:
 
 def _register() -> None:
     for module_name, attr in _COMMANDS:
-        try:
-            module = importlib.import_module(f"modelcollapse.commands.{module_name}")
-        except ModuleNotFoundError as exc:
-            # A command module that is not written yet is simply absent from the group.
-            if exc.name == f"modelcollapse.commands.{module_name}":
-                continue
-            raise
-        command = getattr(module, attr, None)
-        if command is not None:
-            cli.add_command(command)
+        module = importlib.import_module(f"modelcollapse.commands.{module_name}")
+        cli.add_command(getattr(module, attr))
 
 
 _register()
