@@ -31,6 +31,14 @@ from modelcollapse.theory.gaussian import (
 )
 from modelcollapse.theory.poisson import theorem2_survival
 
+#: What each family's overlay plot shows.
+Y_LABELS = {
+    "bernoulli": "Pr(P_k ≠ 0)",
+    "poisson": "Pr(Λ_k ≠ 0)",
+    "gaussian": "Pr(Σ_k > 0.5)",
+    "categorical": "E[uniq_k]",
+}
+
 
 @dataclass
 class Check:
@@ -263,6 +271,7 @@ def write_verification(
             )
             ax.plot(gens[1:], exact[1:], "-", color=COLORS["exact"], lw=0.8)
         ax.set_xlabel("generation k")
+        ax.set_ylabel(Y_LABELS.get(family, ""))
         ax.set_title(f"{family}: simulation (points ±2 s.e.) vs exact theory (black lines)")
         ax.legend(ncol=2)
         save_figure(fig, out / "figures", f"verify-{family}")
