@@ -40,7 +40,7 @@ class Bernoulli(Family):
             # After a step with this n the parameter sits on the lattice c/n: draw by inversion
             # from precomputed tables, several times faster than numpy's per-element set-up.
             c = np.rint(state * n)
-            if np.all(np.abs(state * n - c) < 1e-6):
+            if np.all(np.abs(state * n - c) < 1e-9):
                 return lattice_binomial(n).draw(c.astype(np.intp), rng) / n
         return rng.binomial(n, state) / n
 
