@@ -320,3 +320,33 @@ window.addEventListener('load', function () {
     not_white = np.mean(pixels.min(axis=-1) < 0.9)
     assert not_white > 0.02, f"screenshot is blank ({not_white:.4f} of pixels not white)"
     assert math.isfinite(float(pixels.std())) and pixels.std() > 0.05
+
+
+def test_text_experiments_are_skipped_not_failed_without_a_corpus(tmp_path, monkeypatch):
+    # No corpus anywhere: n-grams need running text, so the experiment is reported as skipped
+    # (with how to get a corpus), the others still run, and the exit status stays 0.
+    import modelcollapse.report.reproduce as rep
+
+    monkeypatch.setattr(rep, "default_corpus", lambda: None)
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "reproduce",
+            "--only",
+            "ngram",
+            "--only",
+            "poisson",
+            "--scale",
+            "quick",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "-- ngram" in result.output and "skipped: no text corpus found" in result.output
+    info = json.loads((out / "report.json").read_text())
+    assert [e.get("skipped", False) for e in info["experiments"]] == [True, False]
+    assert "was skipped" in (out / "index.html").read_text(encoding="utf-8")
+    assert not (out / "figures" / "ngram.png").exists()

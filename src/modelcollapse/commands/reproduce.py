@@ -74,7 +74,7 @@ def reproduce(only, scale, corpus, out, seed, workers, list_only, progress):
     )
     width = max(len(r["id"]) for r in summary.results)
     for r in summary.results:
-        mark = "ok " if r["ok"] else "!! "
+        mark = "-- " if r.get("skipped") else ("ok " if r["ok"] else "!! ")
         click.echo(f"{mark}{r['id'].ljust(width)}  {r['time']:6.2f} s  {r['verdict']}")
     click.echo(f"report: {summary.out}/index.html")
     if not summary.ok:

@@ -24,6 +24,13 @@ READING_ERROR = 0.02
 Z_EXACT = 3.89
 
 
+class ExperimentSkipped(Exception):  # noqa: N818 - it is a signal, not an error
+    """Raised by an experiment that cannot run here for a known reason (e.g. no text corpus).
+
+    The report lists it as skipped with the reason; it does not count as a failure.
+    """
+
+
 @dataclass(frozen=True)
 class Context:
     """How to run: ``scale`` is "paper" (the paper's trial counts), "large" (100 times more

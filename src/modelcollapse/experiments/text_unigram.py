@@ -31,6 +31,7 @@ from modelcollapse.experiments.base import (
     Comparison,
     Context,
     Experiment,
+    ExperimentSkipped,
     Outcome,
     at,
     register,
@@ -98,8 +99,8 @@ ZIPF_PUBLISHED = {
 _ZIPF_START_TAG = 0x21F
 
 
-class CorpusUnavailable(RuntimeError):
-    """No text corpus and no wordfreq: the text experiments cannot run."""
+class CorpusUnavailable(ExperimentSkipped):
+    """No text corpus (and, where a vocabulary would do, no wordfreq): the experiment is skipped."""
 
 
 HOW_TO_GET_A_CORPUS = (

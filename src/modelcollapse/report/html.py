@@ -28,7 +28,13 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 def experiment_view(
-    exp: Any, outcome: Any | None, png: Path | None, seconds: float, error: str | None = None
+    exp: Any,
+    outcome: Any | None,
+    png: Path | None,
+    seconds: float,
+    error: str | None = None,
+    *,
+    skipped: bool = False,
 ) -> dict[str, Any]:
     """The template's view of one experiment (strings only)."""
     view: dict[str, Any] = {
@@ -38,9 +44,11 @@ def experiment_view(
         "description": exp.description,
         "time": seconds,
         "error": error,
+        "skipped": skipped,
     }
     if outcome is None:
-        view.update(ok=False, verdict=f"failed: {error}", rows=[], notes=[], settings="")
+        verdict = error if skipped else f"failed: {error}"
+        view.update(ok=skipped, verdict=verdict, rows=[], notes=[], settings="")
         return view
     verdict, ok = outcome.verdict()
     rows = []

@@ -19,7 +19,7 @@ from typing import Any
 from modelcollapse import __version__
 from modelcollapse.errors import ConfigError
 from modelcollapse.experiments import REGISTRY, Context
-from modelcollapse.experiments.base import READING_ERROR
+from modelcollapse.experiments.base import READING_ERROR, ExperimentSkipped
 from modelcollapse.experiments.plotting import save_figure
 from modelcollapse.progress import progress_bar
 from modelcollapse.report.html import experiment_view, render_report
@@ -109,6 +109,14 @@ def reproduce(
             t0 = time.perf_counter()
             try:
                 outcome = exp.run(ctx)
+            except ExperimentSkipped as exc:
+                seconds = time.perf_counter() - t0
+                reason = f"skipped: {exc}"
+                views.append(experiment_view(exp, None, None, seconds, reason, skipped=True))
+                summary.results.append(
+                    {"id": exp_id, "ok": True, "skipped": True, "time": seconds, "verdict": reason}
+                )
+                continue
             except Exception as exc:  # one failing experiment must not lose the others
                 seconds = time.perf_counter() - t0
                 error = f"{type(exc).__name__}: {exc}"
