@@ -8,7 +8,7 @@ figure (a tidy table), the comparison rows (ours, exact theory, published), the 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,6 +169,34 @@ def series_table(
             "stderr": np.concatenate(errors) if errors else np.empty(0),
         }
     )
+
+
+def curve_rows(
+    experiment: str,
+    quantity: str,
+    k: np.ndarray,
+    values: np.ndarray,
+    where: Mapping[int, float | None] | Sequence[int],
+    stderr: np.ndarray | None = None,
+    exact: np.ndarray | None = None,
+    comparable: bool = True,
+) -> list[Comparison]:
+    """Comparison rows of one curve at chosen generations: ``where`` lists the generations, or
+    maps each to its published value."""
+    published = dict(where) if isinstance(where, Mapping) else dict.fromkeys(where)
+    return [
+        Comparison(
+            experiment,
+            quantity,
+            float(kv),
+            at(k, values, kv),
+            None if stderr is None else at(k, stderr, kv),
+            None if exact is None else at(k, exact, kv),
+            pv,
+            comparable=comparable,
+        )
+        for kv, pv in published.items()
+    ]
 
 
 def at(k_grid: np.ndarray, values: np.ndarray, k: float) -> float:

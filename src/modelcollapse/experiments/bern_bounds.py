@@ -10,11 +10,10 @@ import numpy as np
 
 from modelcollapse.engine import simulate
 from modelcollapse.experiments.base import (
-    Comparison,
     Context,
     Experiment,
     Outcome,
-    at,
+    curve_rows,
     register,
     series_table,
 )
@@ -70,20 +69,9 @@ def _run(exp_id: str, ctx: Context) -> Outcome:
     ax.set_title(f"Bernoulli, ML estimator: p0={s['p0']}, n={s['n']}, {trials} trials")
     ax.legend()
 
-    rows = [
-        Comparison(
-            exp_id, "survival", float(kv), at(k, sim, kv), at(k, se, kv), at(k, exact, kv), pv
-        )
-        for kv, pv in pub.items()
-    ]
-    rows += [
-        Comparison(exp_id, "theorem1_upper", float(kv), at(k, upper, kv), None, None, pv)
-        for kv, pv in PUBLISHED[exp_id]["theorem1_upper"].items()
-    ]
-    rows += [
-        Comparison(exp_id, "theorem1_lower", float(kv), at(k, lower, kv), None, None, None)
-        for kv in (10, 50)
-    ]
+    rows = curve_rows(exp_id, "survival", k, sim, pub, stderr=se, exact=exact)
+    rows += curve_rows(exp_id, "theorem1_upper", k, upper, PUBLISHED[exp_id]["theorem1_upper"])
+    rows += curve_rows(exp_id, "theorem1_lower", k, lower, (10, 50))
     table = series_table(
         [
             ("simulation", k, sim, se),
@@ -100,7 +88,10 @@ def _run(exp_id: str, ctx: Context) -> Outcome:
     return Outcome(table, rows, fig, notes, {**s, "trials": trials, "seed": ctx.seed})
 
 
-for _id, _ref in (("bern-bounds-a", "paper: Theorem 1 plot (a)"), ("bern-bounds-b", "paper: Theorem 1 plot (b)")):
+for _id, _ref in (
+    ("bern-bounds-a", "paper: Theorem 1 plot (a)"),
+    ("bern-bounds-b", "paper: Theorem 1 plot (b)"),
+):
     register(
         Experiment(
             _id,

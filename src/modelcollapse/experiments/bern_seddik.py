@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from modelcollapse.engine import simulate
 from modelcollapse.experiments.base import (
-    Comparison,
     Context,
     Experiment,
     Outcome,
-    at,
+    curve_rows,
     register,
     series_table,
 )
@@ -63,24 +62,10 @@ def _run(exp_id: str, ctx: Context) -> Outcome:
     ax.legend()
 
     pub = PUBLISHED[exp_id]
-    rows = [
-        Comparison(
-            exp_id,
-            "nondegenerate",
-            float(kv),
-            at(k, sim, kv),
-            at(k, se, kv),
-            at(k, exact, kv),
-            None,
-        )
-        for kv in (1, 10, 25, 50)
-    ]
+    rows = curve_rows(exp_id, "nondegenerate", k, sim, (1, 10, 25, 50), stderr=se, exact=exact)
     curves = {"seddik_upper": sed_hi, "seddik_lower": sed_lo}
     for name, values in pub.items():
-        rows += [
-            Comparison(exp_id, name, float(kv), at(k, curves[name], kv), None, None, pv)
-            for kv, pv in values.items()
-        ]
+        rows += curve_rows(exp_id, name, k, curves[name], values)
     table = series_table(
         [
             ("simulation", k, sim, se),
@@ -98,7 +83,10 @@ def _run(exp_id: str, ctx: Context) -> Outcome:
     return Outcome(table, rows, fig, notes, {**s, "trials": trials, "seed": ctx.seed + 1})
 
 
-for _id, _ref in (("bern-seddik-a", "paper: Seddik comparison (a)"), ("bern-seddik-b", "paper: Seddik comparison (b)")):
+for _id, _ref in (
+    ("bern-seddik-a", "paper: Seddik comparison (a)"),
+    ("bern-seddik-b", "paper: Seddik comparison (b)"),
+):
     register(
         Experiment(
             _id,

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from modelcollapse.engine import simulate
 from modelcollapse.experiments.base import (
-    Comparison,
     Context,
     Experiment,
     Outcome,
-    at,
+    curve_rows,
     register,
     series_table,
 )
@@ -87,27 +86,17 @@ def run(ctx: Context) -> Outcome:
     ax.set_title(f"Gaussian, unbiased variance (divisor n-1): n={N}, {trials} trials")
     ax.legend()
 
-    rows = []
-    for name, pub in PUBLISHED.items():
-        for kv, pv in pub.items():
-            if name == "collapse_prob":
-                rows.append(
-                    Comparison(
-                        "gauss-collapse",
-                        name,
-                        float(kv),
-                        at(k, sim, kv),
-                        at(k, se, kv),
-                        at(k, exact, kv),
-                        pv,
-                    )
-                )
-            else:
-                rows.append(
-                    Comparison(
-                        "gauss-collapse", name, float(kv), at(k, curves[name], kv), None, None, pv
-                    )
-                )
+    rows = curve_rows(
+        "gauss-collapse",
+        "collapse_prob",
+        k,
+        sim,
+        PUBLISHED["collapse_prob"],
+        stderr=se,
+        exact=exact,
+    )
+    for name in ("moment_bound", "bertrand_bound"):
+        rows += curve_rows("gauss-collapse", name, k, curves[name], PUBLISHED[name])
     table = series_table(
         [
             ("simulation", k, sim, se),

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from modelcollapse.engine import simulate
 from modelcollapse.experiments.base import (
-    Comparison,
     Context,
     Experiment,
     Outcome,
-    at,
+    curve_rows,
     register,
     series_table,
 )
@@ -61,18 +60,9 @@ def run(ctx: Context) -> Outcome:
             list(pub.values()),
             label="published (read off the paper)" if i == 0 else None,
         )
-        rows += [
-            Comparison(
-                "poisson",
-                f"survival[lambda0={lam0:g}]",
-                float(kv),
-                at(k, sim, kv),
-                at(k, se, kv),
-                at(k, exact, kv),
-                pv,
-            )
-            for kv, pv in pub.items()
-        ]
+        rows += curve_rows(
+            "poisson", f"survival[lambda0={lam0:g}]", k, sim, pub, stderr=se, exact=exact
+        )
         series += [
             (f"simulation[lambda0={lam0:g}]", k, sim, se),
             (f"theorem2[lambda0={lam0:g}]", k, exact, None),

@@ -34,6 +34,7 @@ from modelcollapse.experiments.base import (
     ExperimentSkipped,
     Outcome,
     at,
+    curve_rows,
     register,
     series_table,
 )
@@ -222,24 +223,18 @@ def run_unigram_wikitext(ctx: Context) -> Outcome:
     axd.set_title("same, minus the exact value (corpus used)", fontsize=9)
     axd.legend(loc="lower left")
 
-    rows = [
-        Comparison(
-            "unigram-wikitext",
-            "uniq_frac",
-            float(kv),
-            at(k, sim, kv),
-            at(k, se_test, kv),
-            at(k, exact, kv),
-            pv,
-            comparable=raw,
-        )
-        for kv, pv in WIKI_PUBLISHED.items()
-    ]
+    rows = curve_rows(
+        "unigram-wikitext",
+        "uniq_frac",
+        k,
+        sim,
+        WIKI_PUBLISHED,
+        stderr=se_test,
+        exact=exact,
+        comparable=raw,
+    )
     for name, curve in (("corollary1_lower", lower), ("corollary1_upper", upper)):
-        rows += [
-            Comparison("unigram-wikitext", name, float(kv), at(k, curve, kv), None, None, None)
-            for kv in (1, 5, 10)
-        ]
+        rows += curve_rows("unigram-wikitext", name, k, curve, (1, 5, 10))
     table = series_table(
         [
             ("simulation", k, sim, se),

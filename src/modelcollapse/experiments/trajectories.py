@@ -13,11 +13,11 @@ import numpy as np
 
 from modelcollapse.engine import simulate
 from modelcollapse.experiments.base import (
-    Comparison,
     Context,
     Experiment,
     Outcome,
     at,
+    curve_rows,
     register,
     series_table,
 )
@@ -78,18 +78,7 @@ def run_fig2a(ctx: Context) -> Outcome:
     ax_sigma.legend()
 
     checks = (500, 1000, 1300, 1500, 2500)
-    rows = [
-        Comparison(
-            "fig2a",
-            eps_label(eps),
-            float(kv),
-            at(k, sim, kv),
-            at(k, se, kv),
-            at(k, exact, kv),
-            None,
-        )
-        for kv in checks
-    ]
+    rows = curve_rows("fig2a", eps_label(eps), k, sim, checks, stderr=se, exact=exact)
     last = sigma[-1]
     table = series_table(
         [(f"mu[trial={t}]", gens, mu[:, t], None) for t in range(SHOWN)]
@@ -164,30 +153,12 @@ def run_fig2b(ctx: Context) -> Outcome:
 
     lost_se = surv_se
     fixed_se = np.sqrt(np.maximum(fixed * (1 - fixed), 0) / trials)
-    rows = [
-        Comparison(
-            "fig2b",
-            "Pr(P_k = 0)",
-            float(kv),
-            at(k, lost, kv),
-            at(k, lost_se, kv),
-            at(k, lost_exact, kv),
-            None,
-        )
-        for kv in (50, 130, 350, 600)
-    ]
-    rows += [
-        Comparison(
-            "fig2b",
-            "Pr(P_k = 1)",
-            float(kv),
-            at(k, fixed, kv),
-            at(k, fixed_se, kv),
-            at(k, fixed_exact, kv),
-            None,
-        )
-        for kv in (130, 350, 600)
-    ]
+    rows = curve_rows(
+        "fig2b", "Pr(P_k = 0)", k, lost, (50, 130, 350, 600), stderr=lost_se, exact=lost_exact
+    )
+    rows += curve_rows(
+        "fig2b", "Pr(P_k = 1)", k, fixed, (130, 350, 600), stderr=fixed_se, exact=fixed_exact
+    )
     at0 = int(np.sum(p[-1] == 0))
     at1 = int(np.sum(p[-1] == 1))
     first_zero = [int(gens[np.argmax(p[:, t] == 0)]) for t in range(SHOWN) if (p[:, t] == 0).any()]

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from modelcollapse.engine import simulate
 from modelcollapse.experiments.base import (
-    Comparison,
     Context,
     Experiment,
     Outcome,
+    curve_rows,
     register,
     series_table,
 )
@@ -72,18 +72,9 @@ def run(ctx: Context) -> Outcome:
             # Under replace (M_k - mu0)^2 has moments that explode like ((n+1)/(n-1))^k, so
             # a standard error is meaningless beyond a few generations: compare early only.
             usable = [kv for kv in checks if workflow != "replace" or kv <= 10]
-            rows += [
-                Comparison(
-                    "workflows",
-                    f"mean_shift_sq[{label}]",
-                    float(kv),
-                    float(shift[kv]),
-                    float(se[kv]),
-                    float(m[kv]),
-                    None,
-                )
-                for kv in usable
-            ]
+            rows += curve_rows(
+                "workflows", f"mean_shift_sq[{label}]", k, shift, usable, stderr=se, exact=m
+            )
             series.append((f"mean_shift_sq exact[{label}]", k, m, None))
         series.append((f"mean_shift_sq[{label}]", k, shift, se))
         _, prob, pse = g.metric(eps_label(EPS))
@@ -106,18 +97,9 @@ def run(ctx: Context) -> Outcome:
         exact = bernoulli_variance(P0, N_BERN, generations, workflow, lam)
         ax_b.plot(kb[1:], var[1:] / (P0 * (1 - P0)), "o", ms=2, color=colour)
         ax_b.plot(kb[1:], exact[1:] / (P0 * (1 - P0)), "-", color=colour, lw=1, label=label)
-        rows += [
-            Comparison(
-                "workflows",
-                f"bernoulli_p_var[{label}]",
-                float(kv),
-                float(var[kv]),
-                float(vse[kv]),
-                float(exact[kv]),
-                None,
-            )
-            for kv in checks
-        ]
+        rows += curve_rows(
+            "workflows", f"bernoulli_p_var[{label}]", kb, var, checks, stderr=vse, exact=exact
+        )
         series += [
             (f"bernoulli_p_var[{label}]", kb, var, vse),
             (f"bernoulli_p_var exact[{label}]", kb, exact, None),
