@@ -78,7 +78,9 @@ def write_parquet(
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     con = duckdb.connect()
     try:
-        con.register("frame", _duckdb_frame(cols))
+        # DuckDB scans a dict of numpy arrays directly (object arrays of str become VARCHAR), so
+        # no DataFrame library is needed.
+        con.register("frame", dict(cols))
         options = "FORMAT PARQUET, COMPRESSION ZSTD"
         if metadata_json:
             blob = json.dumps(metadata_json, sort_keys=True, default=str).replace("'", "''")
@@ -88,12 +90,6 @@ def write_parquet(
     finally:
         con.close()
         tmp.unlink(missing_ok=True)
-
-
-def _duckdb_frame(cols: Mapping[str, np.ndarray]) -> Any:
-    # DuckDB scans a dict of numpy arrays directly (object arrays of str become VARCHAR), so no
-    # DataFrame library is needed.
-    return dict(cols)
 
 
 def _sql_path(path: Path) -> str:

@@ -171,15 +171,8 @@ def check_workflow(
         sample_path = needs_sample_path(fam, workflow)
         if not sample_path and not fam.has_pools:
             raise ConfigError("workflow", workflow, f"{fam.name} supports replace only")
-        if sample_path:
-            try:
-                fam.sample  # noqa: B018 - the method must be overridden
-                if type(fam).sample is Family.sample:
-                    raise NotImplementedError
-            except NotImplementedError:
-                raise ConfigError(
-                    "workflow", workflow, f"{fam.name} has no sample path for {workflow}"
-                ) from None
+        if sample_path and type(fam).sample is Family.sample:
+            raise ConfigError("workflow", workflow, f"{fam.name} has no sample path for {workflow}")
     return lam
 
 
