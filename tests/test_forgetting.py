@@ -108,7 +108,7 @@ def test_median_forgetting_table():
             assert np.isnan(value)
         else:
             assert value == lower_median
-    assert np.isnan(med["median_forgotten_at"][-1])  # count 40 outlives 30 generations
+    assert np.isnan(med["median_forgotten_at"].iloc[-1])  # count 40 outlives 30 generations
     slope = res.fitted_slope()
     assert 1.0 < slope < 5.0
     assert LINEAR_LAW_SLOPE == pytest.approx(2.885, abs=1e-3)

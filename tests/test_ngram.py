@@ -14,7 +14,8 @@ from scipy import stats
 
 from modelcollapse.data import load_corpus
 from modelcollapse.errors import ConfigError
-from modelcollapse.families.ngram import MAX_ORDER, fit_ngram, run_ngram
+from modelcollapse.families.ngram import MAX_ORDER, fit_ngram
+from modelcollapse.ngram_recursion import run_ngram
 
 from conftest import ALPHA
 

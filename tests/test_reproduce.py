@@ -156,7 +156,7 @@ def test_every_experiment_writes_its_files(report):
         for suffix in ("png", "svg"):
             assert (report / "figures" / f"{exp_id}.{suffix}").stat().st_size > 1000
         table = read_parquet(report / "results" / f"{exp_id}.parquet")
-        assert table.columns == ["series", "k", "value", "stderr"] and len(table) > 0
+        assert list(table.columns) == ["series", "k", "value", "stderr"] and len(table) > 0
     assert not (report / "errors").exists(), list((report / "errors").iterdir())
 
 

@@ -172,7 +172,7 @@ def test_cells_match_simulate_with_sweep_seed_and_index(tmp_path, small_sweep):
         ref = simulate(
             "bernoulli", params={"p": p}, n=n, generations=5, trials=200, seed=7, cell=index
         ).summary
-        rows = table.where(cell=index)
+        rows = table[table["cell"] == index]
         assert np.all(rows["n"] == n) and np.all(rows["p"] == p)
         order = np.lexsort((ref["metric"].astype(str), ref["generation"]))
         np.testing.assert_array_equal(rows["value"], ref["value"][order])

@@ -15,10 +15,12 @@ word and trial: the forgetting time. The linear law: in the Poisson branching li
 count c is still alive at generation k with probability about 1 - exp(-c g_k), g_k ~ 2/k
 (Corollary 1), so its median forgetting time is about k = 2c / ln 2 = 2.885 c.
 
-The recursion is the categorical family's exact step run with the engine's seeding policy (same
-blocks of trials, same streams), so ``forget(counts, seed=s)`` and
-``simulate(Categorical(counts=counts), n=n, seed=s)`` see the same random numbers and agree on
-every trial's number of surviving words.
+``forget`` is a front end of the one generation loop: it runs the categorical family through
+``simulate`` with a :class:`ForgettingObserver`, so ``forget(counts, seed=s)`` and
+``simulate(Categorical(counts=counts), n=n, seed=s)`` are the same run (same blocks, same
+streams) and agree on every trial's number of surviving words. The observer reads per-symbol
+counts from any model that offers them (``symbol_counts(state)``; the categorical state is its
+counts), so text models of other kinds report forgetting times the same way.
 """
 
 from __future__ import annotations
@@ -31,12 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from modelcollapse.engine import Observer, simulate
 from modelcollapse.errors import ConfigError
 from modelcollapse.families.categorical import Categorical, check_counts
-from modelcollapse.progress import progress_bar
-from modelcollapse.seeding import block_generator
-from modelcollapse.table import Table
 
 #: Median forgetting time per unit of original count: 2 / ln 2 (Poisson branching limit).
 LINEAR_LAW_SLOPE = 2.0 / math.log(2.0)
@@ -82,7 +83,7 @@ class ForgettingResult:
         """(generations + 1, trials) fraction of the vocabulary alive."""
         return self.uniq / self.m
 
-    def generation_table(self) -> Table:
+    def generation_table(self) -> pd.DataFrame:
         """One row per generation: simulated mean fraction alive, its standard error, theory."""
         frac = self.uniq_frac
         gens = np.arange(self.generations + 1)
@@ -101,9 +102,9 @@ class ForgettingResult:
             cols["exact"] = self.theory["exact"]
             cols["lower"] = self.theory["lower"]
             cols["upper"] = self.theory["upper"]
-        return Table(cols)
+        return pd.DataFrame(cols)
 
-    def summary(self) -> Table:
+    def summary(self) -> pd.DataFrame:
         """The tidy summary (generation, metric, value, stderr), like the engine's.
 
         Metrics: ``uniq_frac`` (simulated), and when the theory is available
@@ -117,11 +118,12 @@ class ForgettingResult:
             [wide["exact"], wide["lower"], wide["upper"]] if self.theory else []
         )
         nan = np.full(len(wide), np.nan)
-        errors = [wide["stderr"]] + [nan] * (len(names) - 1)
+        errors = [wide["stderr"].to_numpy()] + [nan] * (len(names) - 1)
+        values = [np.asarray(v, dtype=float) for v in values]
         k = len(names)
-        return Table(
+        return pd.DataFrame(
             {
-                "generation": np.repeat(wide["generation"], k).astype(np.int64),
+                "generation": np.repeat(wide["generation"].to_numpy(), k).astype(np.int64),
                 "metric": np.tile(np.asarray(names, dtype=object), len(wide)),
                 "value": np.stack(values, axis=1).ravel(),
                 "stderr": np.stack(errors, axis=1).ravel(),
@@ -141,7 +143,7 @@ class ForgettingResult:
             "forgotten_at": np.ma.masked_array(fa, mask=fa == ALIVE),
         }
 
-    def median_forgetting(self) -> Table:
+    def median_forgetting(self) -> pd.DataFrame:
         """Per distinct original count c: number of (word, trial) pairs, the fraction forgotten
         by the last generation, and the median forgetting time when more than half are
         forgotten (NaN otherwise: the median is censored)."""
@@ -160,7 +162,7 @@ class ForgettingResult:
         # Lower median (the ceil(s/2)-th smallest) of each group.
         med = t_sorted[starts + (sizes - 1) // 2]
         med = np.where(np.isfinite(med), med, np.nan)
-        return Table(
+        return pd.DataFrame(
             {
                 "count": uniq,
                 "pairs": sizes,
@@ -173,12 +175,12 @@ class ForgettingResult:
         """Least-squares slope through the origin of median forgetting time on count, over the
         counts whose median is observed (NaN if none)."""
         med = self.median_forgetting()
-        ok = np.isfinite(med["median_forgotten_at"])
+        ok = np.isfinite(med["median_forgotten_at"].to_numpy())
         if not np.any(ok):
             return float("nan")
-        c = med["count"][ok].astype(float)
-        t = med["median_forgotten_at"][ok]
-        w = med["pairs"][ok].astype(float)
+        c = med["count"].to_numpy()[ok].astype(float)
+        t = med["median_forgotten_at"].to_numpy()[ok]
+        w = med["pairs"].to_numpy()[ok].astype(float)
         return float(np.sum(w * c * t) / np.sum(w * c * c))
 
     def config(self) -> dict[str, Any]:
@@ -211,7 +213,7 @@ class ForgettingResult:
         files = ["summary.parquet", "words.parquet", "counts.tsv", "run.json"]
         with atomic_directory(out, overwrite=overwrite) as tmp:
             write_parquet(self.summary(), tmp / "summary.parquet", {"config": self.config()})
-            _write_nullable_parquet(self.words_table(), tmp / "words.parquet")
+            write_parquet(self.words_table(), tmp / "words.parquet")
             write_counts(tmp / "counts.tsv", self.words, self.counts.tolist())
             if plot:
                 from modelcollapse.report.forgetting_plot import forgetting_figure, save_figure
@@ -231,20 +233,6 @@ class ForgettingResult:
                 },
             )
         return Path(out)
-
-
-def _write_nullable_parquet(cols: dict[str, Any], path: Path) -> None:
-    # store.write_parquet turns columns into plain arrays (dropping masks); DuckDB maps a numpy
-    # masked array to NULLs, which is what a censored forgetting time should be in SQL.
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.register("frame", cols)
-        target = str(path).replace("'", "''")
-        con.execute(f"COPY (SELECT * FROM frame) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD)")
-    finally:
-        con.close()
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
@@ -275,7 +263,7 @@ def forget(
     counts : word counts of the corpus (non-negative integers, not all zero).
     generations : number of refits K (>= 1).
     trials : independent trials (the paper used 5).
-    seed : seed of the random streams (engine policy: block b uses ``block_generator(seed, b)``).
+    seed : seed of the random streams (the engine's policy, ``modelcollapse.seeding``).
     n : tokens per generation; default the corpus size sum(counts), the paper's choice.
     words : the words, for the tables (default ``w0, w1, ...``).
     progress : tqdm bar over generations (default: on a terminal, after one second).
@@ -294,35 +282,19 @@ def forget(
         words = tuple(f"w{i}" for i in range(counts.size))
     elif len(words) != counts.size:
         raise ConfigError("words", len(words), f"one word per count ({counts.size})")
-    fam = Categorical(counts=counts)
-    block = fam.block_trials("exact", n)
-    m_all = counts.size
-    uniq = np.empty((generations + 1, trials), dtype=np.int64)
-    forgotten_at = np.full((trials, m_all), ALIVE, dtype=np.int32)
-    forgotten_at[:, counts == 0] = 0
-    uniq[0] = np.count_nonzero(counts)
-
-    bar = progress_bar(
-        total=generations * trials,
-        unit="trial-gen",
-        desc=f"forget n={n}",
+    observer = ForgettingObserver()
+    simulate(
+        Categorical(counts=counts),
+        n=n,
+        generations=generations,
+        trials=trials,
+        seed=seed,
+        method="exact",
+        metrics=[],
+        observers=[observer],
         progress=progress,
     )
-    try:
-        for b, lo in enumerate(range(0, trials, block)):
-            hi = min(lo + block, trials)
-            rng = block_generator(seed, b)
-            state = fam.initial_state(hi - lo)
-            fa = forgotten_at[lo:hi]
-            for g in range(1, generations + 1):
-                state = fam.step_exact(state, n, rng)
-                dead = state == 0
-                uniq[g, lo:hi] = m_all - dead.sum(axis=1)
-                fa[dead & (fa == ALIVE)] = g
-                bar.update(hi - lo)
-    finally:
-        bar.close()
-
+    uniq, forgotten_at = observer.uniq, observer.forgotten_at
     return ForgettingResult(
         words=tuple(words),
         counts=counts,
@@ -335,6 +307,46 @@ def forget(
         elapsed_s=time.perf_counter() - started,
         source=dict(source or {}),
     )
+
+
+class ForgettingObserver(Observer):
+    """Per-symbol forgetting times and the number of symbols alive, at every generation.
+
+    Reads the per-symbol counts of each trial (``family.symbol_counts(state)`` where the family
+    has it, else the state itself, as for the categorical family). A symbol is forgotten at the
+    first generation its count is 0; for the categorical family 0 is absorbing, for other
+    models (whose text may bring a word back) this is the first generation it is missing.
+
+    After the run: ``uniq`` (generations + 1, trials) symbols alive, ``forgotten_at``
+    (trials, m) first generation with count 0, ``ALIVE`` (-1) if never.
+    """
+
+    every = True
+
+    def setup(self, run: Any) -> None:
+        self._counts_of = getattr(run.family, "symbol_counts", None)
+        self._uniq: list[np.ndarray] = []
+        self._forgotten: list[np.ndarray] = []
+
+    def start(self, run: Any, block: Any) -> Any:
+        return {"uniq": [], "fa": None}
+
+    def observe(self, acc: Any, generation: int, state: Any, share: Any) -> None:
+        counts = state if self._counts_of is None else self._counts_of(state)
+        dead = counts == 0
+        if acc["fa"] is None:
+            acc["fa"] = np.full(dead.shape, ALIVE, dtype=np.int32)
+        fa = acc["fa"]
+        acc["uniq"].append(dead.shape[1] - dead.sum(axis=1))
+        fa[dead & (fa == ALIVE)] = generation
+
+    def fold(self, run: Any, acc: Any) -> None:
+        self._uniq.append(np.stack(acc["uniq"]))
+        self._forgotten.append(acc["fa"])
+
+    def finish(self, run: Any) -> None:
+        self.uniq = np.concatenate(self._uniq, axis=1).astype(np.int64)
+        self.forgotten_at = np.concatenate(self._forgotten, axis=0)
 
 
 def forget_corpus(

@@ -26,7 +26,6 @@ import duckdb
 import numpy as np
 
 from modelcollapse.errors import ConfigError
-from modelcollapse.table import Table
 
 
 def provenance() -> dict[str, Any]:
@@ -63,32 +62,45 @@ def provenance() -> dict[str, Any]:
     return info
 
 
+def _arrow_table(table: Any) -> Any:
+    import pyarrow as pa
+
+    if hasattr(table, "to_numpy") and hasattr(table, "columns"):  # a pandas DataFrame
+        return pa.Table.from_pandas(table, preserve_index=False)
+    arrays, names = [], []
+    for key, value in table.items():
+        if isinstance(value, np.ma.MaskedArray):
+            # A masked entry is a missing value (NULL in SQL): e.g. a censored forgetting time.
+            arrays.append(pa.array(value.data, mask=np.ma.getmaskarray(value)))
+        else:
+            value = np.asarray(value)
+            arrays.append(pa.array(value.tolist() if value.dtype == object else value))
+        names.append(key)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
 def write_parquet(
-    table: Table | Mapping[str, Any],
+    table: Any,
     path: str | os.PathLike,
     metadata_json: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write a table to Parquet with DuckDB (atomic: a temporary file renamed into place)."""
-    cols = (
-        table.as_dict()
-        if isinstance(table, Table)
-        else {k: np.asarray(v) for k, v in table.items()}
-    )
+    """Write a DataFrame (or a mapping of column arrays; masked entries become NULL) to Parquet
+    with pyarrow, atomically (a temporary file renamed into place). ``metadata_json`` is kept in
+    the file's key-value metadata under ``modelcollapse``."""
+    import pyarrow.parquet as pq
+
+    arrow = _arrow_table(table)
+    if metadata_json:
+        blob = json.dumps(metadata_json, sort_keys=True, default=str)
+        arrow = arrow.replace_schema_metadata(
+            {**(arrow.schema.metadata or {}), b"modelcollapse": blob.encode()}
+        )
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    con = duckdb.connect()
     try:
-        # DuckDB scans a dict of numpy arrays directly (object arrays of str become VARCHAR), so
-        # no DataFrame library is needed.
-        con.register("frame", dict(cols))
-        options = "FORMAT PARQUET, COMPRESSION ZSTD"
-        if metadata_json:
-            blob = json.dumps(metadata_json, sort_keys=True, default=str).replace("'", "''")
-            options += f", KV_METADATA {{modelcollapse: '{blob}'}}"
-        con.execute(f"COPY (SELECT * FROM frame) TO '{_sql_path(tmp)}' ({options})")
+        pq.write_table(arrow, tmp, compression="zstd")
         os.replace(tmp, path)
     finally:
-        con.close()
         tmp.unlink(missing_ok=True)
 
 
@@ -96,13 +108,11 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def read_parquet(path: str | os.PathLike) -> Table:
-    """Read a Parquet file (or a glob of them) into a Table."""
+def read_parquet(path: str | os.PathLike) -> Any:
+    """Read a Parquet file (or a glob of them, through DuckDB) into a pandas DataFrame."""
     con = duckdb.connect()
     try:
-        return Table(
-            con.execute(f"SELECT * FROM read_parquet('{_sql_path(Path(path))}')").fetchnumpy()
-        )
+        return con.execute(f"SELECT * FROM read_parquet('{_sql_path(Path(path))}')").df()
     finally:
         con.close()
 

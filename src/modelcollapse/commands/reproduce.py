@@ -8,6 +8,7 @@ import click
 import numpy as np
 
 from modelcollapse.commands._common import handles_config_errors
+from modelcollapse.commands._frames import records
 
 
 @click.command()
@@ -122,15 +123,16 @@ def verify(quick, out, alpha, seed, overwrite):
         with (tmp / "verify.csv").open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(table.columns)
-            for row in table.records():
+            for row in records(table):
                 writer.writerow(["" if row[c] is None else row[c] for c in table.columns])
-    z = table["z"][~np.isnan(table["z"])]
+    z = table["z"].to_numpy()
+    z = z[~np.isnan(z)]
     click.echo(
         f"{len(checks)} checks ({int(np.sum(table['quantity'] == 'law of Sigma_k (KS)'))} "
         f"goodness-of-fit), max |z| = {np.abs(z).max():.2f}, smallest p-value = "
         f"{table['p_value'].min():.2e}; Bonferroni threshold {alpha / len(checks):.2e}"
     )
-    for row in table.records():
+    for row in records(table):
         if not row["passed"]:
             click.echo(
                 f"FAILED {row['family']} {row['setting']} {row['quantity']} k={row['k']}: "

@@ -17,26 +17,28 @@ from modelcollapse.commands._common import (
     parse_params,
     stack_options,
 )
+from modelcollapse.commands._frames import format_frame, records
 from modelcollapse.config import RunConfig, load_toml, make_config
 from modelcollapse.engine import SimulationResult
 from modelcollapse.engine import simulate as run_simulation
 from modelcollapse.store import write_run
-from modelcollapse.table import Table
 
 
 def _wide(result: SimulationResult, max_rows: int = 12) -> str:
-    """Generation by metric values, a few generations spread over the run."""
+    """Generation by metric values (the final-generation statistics of hitting times apart),
+    a few generations spread evenly over the run, the last included."""
     summary = result.summary
-    gens = np.unique(summary["generation"])
-    if len(gens) > max_rows:
-        gens = gens[np.unique(np.linspace(0, len(gens) - 1, max_rows).round().astype(int))]
-    names = list(dict.fromkeys(summary["metric"].tolist()))
-    cols: dict[str, list] = {"generation": list(gens)}
-    for name in names:
-        rows = summary.where(metric=name)
-        lookup = dict(zip(rows["generation"].tolist(), rows["value"].tolist(), strict=True))
-        cols[name] = [lookup[g] for g in gens.tolist()]
-    return Table(cols).format(max_rows=max_rows + 2)
+    per_gen = summary[~summary["metric"].str.startswith("time_to[")]
+    wide = per_gen.pivot(index="generation", columns="metric", values="value")
+    wide = wide[list(dict.fromkeys(per_gen["metric"]))].reset_index()
+    if len(wide) > max_rows:
+        wide = wide.iloc[np.unique(np.linspace(0, len(wide) - 1, max_rows).round().astype(int))]
+    text = format_frame(wide, max_rows=max_rows + 2)
+    times = summary[summary["metric"].str.startswith("time_to[")]
+    if len(times):
+        text += "\n\ntime to collapse (generations; NaN: not every trial got there)\n"
+        text += format_frame(times[["metric", "value", "stderr"]], max_rows=len(times) + 2)
+    return text
 
 
 def _header(result: SimulationResult) -> str:
@@ -79,7 +81,7 @@ def _execute(
     if out is not None:
         write_run(out, result, overwrite=overwrite)
     if as_json:
-        click.echo(json_dumps(result.summary.records()))
+        click.echo(json_dumps(records(result.summary)))
     else:
         click.echo(_header(result))
         click.echo(_wide(result))

@@ -9,6 +9,7 @@ import sys
 import click
 
 from modelcollapse.commands._common import handles_config_errors, json_dumps
+from modelcollapse.commands._frames import format_frame, records
 
 #: Exit status when some cells failed (they are retried by the next run).
 EXIT_CELLS_FAILED = 1
@@ -124,16 +125,16 @@ def results(sweep_dir, sql, fmt, max_rows):
 
     table = query(sweep_dir, sql)
     if fmt == "json":
-        click.echo(json_dumps(table.records()))
+        click.echo(json_dumps(records(table)))
     elif fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(table.columns)
-        for row in table.records():
+        for row in records(table):
             writer.writerow(["" if v is None else v for v in row.values()])
         click.echo(buf.getvalue(), nl=False)
     else:
-        click.echo(table.format(max_rows=max_rows))
+        click.echo(format_frame(table, max_rows=max_rows))
 
 
 @click.command()

@@ -16,6 +16,7 @@ from modelcollapse.commands._common import (
     out_option,
     stack_options,
 )
+from modelcollapse.commands._frames import format_frame, records
 from modelcollapse.errors import ConfigError
 
 
@@ -171,13 +172,13 @@ def forget(
         result.save(out, overwrite=overwrite, plot_scale=scale)
     table = result.generation_table()
     if as_json:
-        click.echo(json_dumps(table.records()))
+        click.echo(json_dumps(records(table)))
         return
     click.echo(
         f"unigram forgetting: n = {result.n:,} tokens, m = {result.m:,} words, "
         f"{trials} trials, {generations} generations, seed={seed} [{result.elapsed_s:.2f} s]"
     )
-    click.echo(table.format(max_rows=24))
+    click.echo(format_frame(table, max_rows=24))
     slope = result.fitted_slope()
     click.echo(
         f"median forgetting time per unit count: fitted {slope:.3f}, "
@@ -228,7 +229,8 @@ def ngram(
           --generations 10 --out runs/bigram
     """
     from modelcollapse.data.corpus import load_corpus
-    from modelcollapse.families.ngram import check_order, run_ngram
+    from modelcollapse.families.ngram import check_order
+    from modelcollapse.ngram_recursion import run_ngram
 
     check_order(order)
     _check_positive("--generations", generations)
@@ -256,13 +258,13 @@ def ngram(
         _save_ngram(result, c, out, overwrite)
     table = result.generation_table()
     if as_json:
-        click.echo(json_dumps(table.records()))
+        click.echo(json_dumps(records(table)))
         return
     click.echo(
         f"{order}-gram recursion: {c.n_tokens:,} tokens, {c.n_words:,} words, trials={trials}, "
         f"{generations} generations, L = {max_words}, seed={seed} [{result.elapsed_s:.2f} s]"
     )
-    click.echo(table.format(max_rows=24))
+    click.echo(format_frame(table, max_rows=24))
     if out is not None:
         click.echo(f"wrote {out}/ (summary.parquet, samples.txt, run.json)")
 

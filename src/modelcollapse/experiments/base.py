@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from modelcollapse.table import Table
-
 #: Half-width of the reading error of values read off the published figures (SPEC.md section 5).
 READING_ERROR = 0.02
 #: |z| above which a simulated value is said to disagree with exact theory. With a Gaussian
@@ -94,7 +92,7 @@ class Comparison:
 
 @dataclass
 class Outcome:
-    table: Table
+    table: Any  # a pandas DataFrame: the numbers behind the figure
     comparisons: list[Comparison]
     figure: Any
     notes: list[str] = field(default_factory=list)
@@ -150,8 +148,8 @@ def register(experiment: Experiment) -> Experiment:
 
 def series_table(
     series: Sequence[tuple[str, Sequence[float], Sequence[float], Sequence[float] | None]],
-) -> Table:
-    """Long table of named curves: columns series, k, value, stderr (NaN for theory curves)."""
+) -> Any:
+    """Long table (a pandas DataFrame) of named curves: columns series, k, value, stderr (NaN for theory curves)."""
     names, ks, values, errors = [], [], [], []
     for name, k, value, stderr in series:
         k = np.asarray(k, dtype=float)
@@ -161,7 +159,9 @@ def series_table(
         errors.append(
             np.full(len(k), np.nan) if stderr is None else np.asarray(stderr, dtype=float)
         )
-    return Table(
+    import pandas as pd
+
+    return pd.DataFrame(
         {
             "series": np.asarray(names, dtype=object),
             "k": np.concatenate(ks) if ks else np.empty(0),

@@ -30,7 +30,8 @@ from modelcollapse.experiments.base import (
 )
 from modelcollapse.experiments.plotting import COLORS, new_figure
 from modelcollapse.experiments.text_unigram import indicator_stderr, text_corpus
-from modelcollapse.families.ngram import DEFAULT_MAX_WORDS, run_ngram
+from modelcollapse.families.ngram import DEFAULT_MAX_WORDS
+from modelcollapse.ngram_recursion import run_ngram
 from modelcollapse.theory.categorical import expected_unique_fraction
 
 GENERATIONS = 10

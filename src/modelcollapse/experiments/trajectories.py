@@ -62,8 +62,8 @@ def run_fig2a(ctx: Context) -> Outcome:
 
     fig, (ax_mu, ax_sigma) = new_figure(2, width=9.6)
     gens = np.unique(traj["generation"])
-    mu = traj["mu"].reshape(len(gens), SHOWN)
-    sigma = traj["sigma"].reshape(len(gens), SHOWN)
+    mu = traj["mu"].to_numpy().reshape(len(gens), SHOWN)
+    sigma = traj["sigma"].to_numpy().reshape(len(gens), SHOWN)
     ax_mu.plot(gens, mu, lw=0.6, alpha=0.8, rasterized=True)
     ax_sigma.plot(gens, sigma, lw=0.6, alpha=0.8, rasterized=True)
     q = sigma_quantile(np.array([0.05, 0.5, 0.95])[:, None], 1.0, n, gens[None, 1::25], "unbiased")
@@ -139,7 +139,7 @@ def run_fig2b(ctx: Context) -> Outcome:
 
     fig, (ax,) = new_figure()
     gens = np.unique(traj["generation"])
-    p = traj["p"].reshape(len(gens), SHOWN)
+    p = traj["p"].to_numpy().reshape(len(gens), SHOWN)
     ax.plot(gens, p, lw=0.6, alpha=0.8, rasterized=True)
     ax2 = ax.twinx()
     ax2.plot(k, lost_exact, color=COLORS["exact"], lw=1.2, label="exact Pr(P_k = 0)")

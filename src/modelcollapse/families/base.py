@@ -45,6 +45,19 @@ class Observable:
 
 
 @dataclass(frozen=True)
+class Event:
+    """A collapse event: a set of states, entered at a hitting time T = min{k : state_k in it}.
+
+    ``absorbing`` events are never left (0 is absorbing for a binomial chain), so a trial in one
+    is finished; others (Sigma_k < eps) are first-passage times.
+    """
+
+    name: str
+    doc: str = ""
+    absorbing: bool = True
+
+
+@dataclass(frozen=True)
 class Family(ABC):
     """Base class of model families. Subclasses are frozen dataclasses of their parameters."""
 
@@ -139,6 +152,20 @@ class Family(ABC):
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(m for obs in self.observables() for m in obs.metric_names())
+
+    # -- absorbing and degenerate states (time to collapse) --------------------------------
+    def events(self) -> tuple[Event, ...]:
+        """The collapse events whose first generation (hitting time) this family can report."""
+        return ()
+
+    def hits(self, state: State, rows: Sequence[int]) -> np.ndarray:
+        """Whether each trial is in event ``events()[r]`` now, shape (len(rows), trials) bool."""
+        raise NotImplementedError
+
+    @property
+    def terminal_event(self) -> str | None:
+        """The event meant by "total collapse" (``until="collapse"``), or None."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         """The resolved parameters, for run.json and reports."""

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 from scipy import special
 
-from modelcollapse.families.base import Family, Observable, check_finite
+from modelcollapse.families.base import Event, Family, Observable, check_finite
 from modelcollapse.families.lattice_binomial import MAX_N as LATTICE_MAX_N
 from modelcollapse.families.lattice_binomial import lattice_binomial
 from modelcollapse.pools import CountPool
@@ -85,6 +85,21 @@ class Bernoulli(Family):
         return np.stack(
             [state, state > 0, (state > 0) & (state < 1), np.abs(state - p0), kl]
         ).astype(float)
+
+    def events(self) -> tuple[Event, ...]:
+        return (
+            Event("loss", doc="P_k = 0 (the symbol is forgotten)"),
+            Event("fixation", doc="P_k in {0, 1} (absorbed at either end)"),
+        )
+
+    def hits(self, state: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        lost = state <= 0.0
+        both = (lost, lost | (state >= 1.0))
+        return np.stack([both[r] for r in rows])
+
+    @property
+    def terminal_event(self) -> str:
+        return "fixation"
 
     def trajectory_fields(self) -> tuple[str, ...]:
         return ("p",)

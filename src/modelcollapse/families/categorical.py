@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from modelcollapse.errors import ConfigError
-from modelcollapse.families.base import Family, Observable
+from modelcollapse.families.base import Event, Family, Observable
 from modelcollapse.pools import CountPool
 
 #: Largest allowed deviation of a starting probability vector's sum from 1.
@@ -196,6 +196,21 @@ class Categorical(Family):
             kl,
         )
         return np.stack([compute[r]() for r in wanted])
+
+    def events(self) -> tuple[Event, ...]:
+        return (
+            Event("first_loss", doc="some symbol alive at generation 0 has count 0"),
+            Event("total_collapse", doc="one symbol holds all the mass (all others lost)"),
+        )
+
+    def hits(self, state: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        alive = np.count_nonzero(state, axis=1)
+        both = (alive < self.alive0, alive <= 1)
+        return np.stack([both[r] for r in rows])
+
+    @property
+    def terminal_event(self) -> str:
+        return "total_collapse"
 
     def trajectory_fields(self) -> tuple[str, ...]:
         return ("uniq", "entropy")

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from modelcollapse.errors import ConfigError
-from modelcollapse.families.base import Family, Observable, check_finite
+from modelcollapse.families.base import Event, Family, Observable, check_finite
 from modelcollapse.pools import MomentPool
 
 
@@ -28,6 +28,22 @@ class GaussianState:
 
 def eps_label(eps: float) -> str:
     return f"collapse_prob[eps={eps:g}]"
+
+
+def below_label(eps: float) -> str:
+    """Name of the event "the scale is below eps" (its hitting time is time_to[sigma<eps])."""
+    return f"sigma<{eps:g}"
+
+
+def scale_events(eps: Sequence[float], what: str = "Sigma_k") -> tuple[Event, ...]:
+    return tuple(
+        Event(below_label(e), doc=f"{what} < {e:g} (first passage)", absorbing=False) for e in eps
+    )
+
+
+def scale_hits(log_scale2: np.ndarray, eps: Sequence[float], rows: Sequence[int]) -> np.ndarray:
+    """Whether log(scale^2) < log(eps^2), per requested threshold."""
+    return np.stack([log_scale2 < 2.0 * math.log(eps[r]) for r in rows])
 
 
 @dataclass(frozen=True)
@@ -175,6 +191,16 @@ class Gaussian(Family):
         compute += [(lambda t=t: (state.log_sigma2 > t).astype(float)) for t in thresholds]
         wanted = range(len(compute)) if rows is None else rows
         return np.stack([compute[r]() for r in wanted])
+
+    def events(self) -> tuple[Event, ...]:
+        return scale_events(self.eps)
+
+    def hits(self, state: GaussianState, rows: Sequence[int]) -> np.ndarray:
+        return scale_hits(state.log_sigma2, self.eps, rows)
+
+    @property
+    def terminal_event(self) -> str | None:
+        return below_label(min(self.eps)) if self.eps else None
 
     def trajectory_fields(self) -> tuple[str, ...]:
         return ("mu", "sigma", "log_sigma2")

@@ -27,8 +27,8 @@ from typing import ClassVar
 import numpy as np
 
 from modelcollapse.errors import ConfigError
-from modelcollapse.families.base import Family, Observable, check_finite
-from modelcollapse.families.gaussian import eps_label
+from modelcollapse.families.base import Event, Family, Observable, check_finite
+from modelcollapse.families.gaussian import below_label, eps_label, scale_events, scale_hits
 from modelcollapse.families.mixture_estimators import (
     approx_ml_folded,
     joint_ml_folded,
@@ -152,3 +152,13 @@ class Mixture2(Family):
 
     def state_elements(self) -> int:
         return 2
+
+    def events(self) -> tuple[Event, ...]:
+        return scale_events(self.eps, "S_k")
+
+    def hits(self, state: Mixture2State, rows: Sequence[int]) -> np.ndarray:
+        return scale_hits(state.log_s2, self.eps, rows)
+
+    @property
+    def terminal_event(self) -> str | None:
+        return below_label(min(self.eps)) if self.eps else None

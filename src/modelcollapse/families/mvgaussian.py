@@ -34,8 +34,8 @@ import numpy as np
 from scipy.special import logsumexp
 
 from modelcollapse.errors import ConfigError
-from modelcollapse.families.base import Family, Observable, check_finite
-from modelcollapse.families.gaussian import eps_label
+from modelcollapse.families.base import Event, Family, Observable, check_finite
+from modelcollapse.families.gaussian import below_label, eps_label, scale_events
 from modelcollapse.families.gmm import check_covariances
 
 
@@ -215,6 +215,18 @@ class MVGaussian(Family):
 
     def state_elements(self) -> int:
         return self.d + self.d * self.d + 1
+
+    def events(self) -> tuple[Event, ...]:
+        return scale_events(self.eps, "det(Sigma_k)^(1/(2d))")
+
+    def hits(self, state: MVGaussianState, rows: Sequence[int]) -> np.ndarray:
+        # det(Sigma)^(1/(2d)) < eps  <=>  log det Sigma < 2 d log eps
+        logdet = self.logdet(state)
+        return np.stack([logdet < 2.0 * self.d * math.log(self.eps[r]) for r in rows])
+
+    @property
+    def terminal_event(self) -> str | None:
+        return below_label(min(self.eps)) if self.eps else None
 
 
 def _numeric(value: Any) -> bool:

@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 from scipy import special
 
-from modelcollapse.families.base import Family, Observable, check_finite
+from modelcollapse.families.base import Event, Family, Observable, check_finite
 from modelcollapse.pools import SumPool
 
 
@@ -76,6 +76,16 @@ class Poisson(Family):
             kl = special.xlogy(state, state / lam0) - state + lam0
         kl = np.where(state == lam0, 0.0, kl)
         return np.stack([state, (state > 0).astype(float), kl])
+
+    def events(self) -> tuple[Event, ...]:
+        return (Event("extinction", doc="Lambda_k = 0 (the branching process dies out)"),)
+
+    def hits(self, state: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        return np.stack([state <= 0.0 for _ in rows])
+
+    @property
+    def terminal_event(self) -> str:
+        return "extinction"
 
     def trajectory_fields(self) -> tuple[str, ...]:
         return ("lambda",)

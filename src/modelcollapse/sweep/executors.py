@@ -45,7 +45,9 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
             cfg.build_family(), cell=payload["index"], progress=False, **cfg.simulate_kwargs()
         )
         summary = result.summary
-        out["columns"] = {k: summary[k] for k in ("generation", "metric", "value", "stderr")}
+        out["columns"] = {
+            k: summary[k].to_numpy() for k in ("generation", "metric", "value", "stderr")
+        }
         out["ok"] = True
     except Exception as exc:  # a failed cell is reported and retried, not fatal to the sweep
         out.update(ok=False, error=_error_line(exc), traceback=_traceback(exc))

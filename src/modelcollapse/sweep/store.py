@@ -28,7 +28,6 @@ import numpy as np
 from modelcollapse.errors import ConfigError
 from modelcollapse.store import provenance
 from modelcollapse.sweep.spec import Cell, SweepSpec
-from modelcollapse.table import Table
 
 SWEEP_JSON = "sweep.json"
 CELLS = "cells"
@@ -252,8 +251,8 @@ def connect(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def query(path: str | os.PathLike, sql: str | None = None) -> Table:
-    """Run SQL over the view ``cells`` (default: every row, ordered) and return a Table."""
+def query(path: str | os.PathLike, sql: str | None = None) -> Any:
+    """Run SQL over the view ``cells`` (default: every row, ordered); a pandas DataFrame."""
     sql = sql or "SELECT * FROM cells ORDER BY cell, generation, metric"
     con = connect(path)
     try:
@@ -262,13 +261,15 @@ def query(path: str | os.PathLike, sql: str | None = None) -> Table:
         except duckdb.Error as exc:
             raise ConfigError("--sql", sql, f"a valid query over the view `cells`: {exc}") from None
         if result.description is None:
-            return Table({})
-        return Table(result.fetchnumpy())
+            import pandas as pd
+
+            return pd.DataFrame()
+        return result.df()
     finally:
         con.close()
 
 
-def read_cells(path: str | os.PathLike) -> Table:
+def read_cells(path: str | os.PathLike) -> Any:
     """Every row of every finished cell, ordered by cell, generation and metric."""
     return query(path)
 

@@ -1,0 +1,403 @@
+"""Observers: what the generation loop records, kept out of the loop itself.
+
+The loop (``modelcollapse.engine.loop``) knows nothing of what is recorded. It hands each
+observer the state of a block of trials at each recorded generation (or at every generation,
+for observers that set ``every = True``), the way Keras and PyTorch Lightning callbacks see a
+training loop. Trials run in fixed blocks, possibly on several threads or processes, so an
+observer keeps one *accumulator* per block (``start``/``observe``) and the loop folds the
+accumulators in block order (``fold``): a result never depends on how many workers ran.
+
+Hooks, in call order:
+
+- ``setup(run)``: once, before any work (validate options against ``run.family`` here and raise
+  ``ConfigError``: bad input is refused before a single draw);
+- ``start(run, block) -> acc``: a fresh accumulator for one block of trials;
+- ``observe(acc, generation, state, share)``: the block's state (trials on the leading axis) at
+  generation ``generation``; ``share`` is the real-data fraction of the training data under a
+  workflow (None under replace);
+- ``fold(run, acc)``: in block order, in the main process;
+- ``finish(run)`` and ``rows(run) -> DataFrame | None``: tidy summary rows
+  (``generation, metric, value, stderr``) this observer adds to ``result.summary``.
+
+A user observer subclasses :class:`Observer` and overrides what it needs; with ``workers > 1``
+its accumulators must not share mutable state (each block gets its own).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modelcollapse.families.base import Observable
+from modelcollapse.moments import Moments
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+#: Recorded generations buffered per block before they are reduced to moments.
+WINDOW = 64
+#: Quantiles of hitting times reported in the summary (besides the median).
+HIT_QUANTILES = (0.1, 0.25, 0.75, 0.9)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block of trials: its index (the seeding key), first trial and number of trials."""
+
+    index: int
+    first: int
+    size: int
+
+
+def tidy(generation: Any, metric: Any, value: Any, stderr: Any) -> pd.DataFrame:
+    """A tidy summary frame; scalars broadcast against arrays."""
+    import pandas as pd
+
+    gen = np.asarray(generation, dtype=np.int64)
+    size = max(np.size(gen), np.size(metric), np.size(value), np.size(stderr))
+    return pd.DataFrame(
+        {
+            "generation": np.broadcast_to(gen, size).copy(),
+            "metric": np.broadcast_to(np.asarray(metric, dtype=object), size).copy(),
+            "value": np.broadcast_to(np.asarray(value, dtype=float), size).copy(),
+            "stderr": np.broadcast_to(np.asarray(stderr, dtype=float), size).copy(),
+        }
+    )
+
+
+class Observer:
+    """Base class of observers; every hook has a do-nothing default."""
+
+    #: Called at every generation (True) or only at the recorded ones (False).
+    every: bool = False
+
+    def metric_names(self, family: Any) -> tuple[str, ...]:
+        """Summary metrics this observer can contribute (for ``metrics=`` selection)."""
+        return ()
+
+    def setup(self, run: Any) -> None:
+        """Validate against ``run`` (a :class:`~modelcollapse.engine.loop.RunPlan`)."""
+
+    def start(self, run: Any, block: Block) -> Any:
+        return None
+
+    def observe(self, acc: Any, generation: int, state: Any, share: np.ndarray | None) -> None:
+        """Record generation ``generation`` of one block."""
+
+    def fold(self, run: Any, acc: Any) -> None:
+        """Merge one block's accumulator (blocks arrive in order)."""
+
+    def finish(self, run: Any) -> None:
+        """After the last fold; ``run.last`` is the final generation."""
+
+    def rows(self, run: Any) -> pd.DataFrame | None:
+        """Tidy summary rows, or None."""
+        return None
+
+
+# ---- summary moments -------------------------------------------------------------------
+
+
+@dataclass
+class _MomentsAcc:
+    size: int
+    buf: np.ndarray
+    gens: list[int] = field(default_factory=list)
+    parts: list[tuple[np.ndarray, Moments]] = field(default_factory=list)
+
+
+class SummaryMoments(Observer):
+    """Means (and variances, with standard errors) across trials of the family's observables.
+
+    Per block, recorded generations are buffered in windows of ``WINDOW`` and reduced to count,
+    mean and central sums M2..M4 (``modelcollapse.moments``); blocks merge with Pebay's formulas
+    in block order, so the summary is bit-identical for any number of workers.
+    """
+
+    def __init__(self, observables: Sequence[Observable], family_rows: Sequence[int], share: bool,
+                 keep: Sequence[str] | None):
+        self.observables = tuple(observables)
+        self.family_rows = list(family_rows)
+        self.share = share
+        self.keep = None if keep is None else list(keep)
+        self._total: Moments | None = None
+        self._gens: np.ndarray = np.empty(0, dtype=np.int64)
+
+    def start(self, run: Any, block: Block) -> _MomentsAcc:
+        return _MomentsAcc(block.size, np.empty((WINDOW, len(self.observables), block.size)))
+
+    def observe(self, acc: _MomentsAcc, generation: int, state: Any, share: Any) -> None:
+        j = len(acc.gens)
+        rows = self.family_rows
+        if rows:
+            values = run_family_observe(self._family, state, rows)
+            if self.share:
+                acc.buf[j, :-1] = values
+            else:
+                acc.buf[j] = values
+        if self.share:
+            acc.buf[j, -1] = 1.0 if share is None else share
+        acc.gens.append(generation)
+        if len(acc.gens) == WINDOW:
+            self._flush(acc)
+
+    @staticmethod
+    def _flush(acc: _MomentsAcc) -> None:
+        if acc.gens:
+            acc.parts.append(
+                (np.asarray(acc.gens, dtype=np.int64), Moments.of(acc.buf[: len(acc.gens)]))
+            )
+            acc.gens.clear()
+
+    def setup(self, run: Any) -> None:
+        self._family = run.family
+        self._total = None
+        self._gens = np.empty(0, dtype=np.int64)
+
+    def fold(self, run: Any, acc: _MomentsAcc) -> None:
+        self._flush(acc)
+        for gens, part in acc.parts:
+            self._merge(gens, part)
+        acc.parts.clear()
+
+    def _merge(self, gens: np.ndarray, part: Moments) -> None:
+        # Rows are keyed by generation; the table grows as later generations arrive (a run
+        # stopped by ``until`` does not know its horizon in advance).
+        if self._gens.size == 0 or gens[-1] > self._gens[-1] or not np.all(
+            np.isin(gens, self._gens)
+        ):
+            merged = np.union1d(self._gens, gens)
+            n_obs = part.mean.shape[1]
+            grown = Moments.zeros((merged.size, n_obs))
+            if self._total is not None:
+                at = np.searchsorted(merged, self._gens)
+                for name in ("n", "mean", "m2", "m3", "m4"):
+                    getattr(grown, name)[at] = getattr(self._total, name)
+            self._total, self._gens = grown, merged
+        self._total.merge(part, where=np.searchsorted(self._gens, gens))
+
+    def finish(self, run: Any) -> None:
+        # Keep the recorded grid up to the final generation (a block stopped early also
+        # recorded its own last generation, which is dropped unless it is the run's last).
+        keep = np.isin(self._gens, run.recorded())
+        if self._total is not None and not np.all(keep):
+            self._total = Moments(*(getattr(self._total, k)[keep] for k in ("n", "mean", "m2", "m3", "m4")))
+            self._gens = self._gens[keep]
+
+    def rows(self, run: Any) -> pd.DataFrame | None:
+        total, recorded = self._total, self._gens
+        if total is None:
+            return None
+        values, errors, names = [], [], []
+        se_mean = total.stderr_of_mean()
+        var = total.variance()
+        se_var = total.stderr_of_variance()
+        for i, obs in enumerate(self.observables):
+            if obs.moments:
+                pairs = [
+                    (f"{obs.name}_mean", total.mean[:, i], se_mean[:, i]),
+                    (f"{obs.name}_var", var[:, i], se_var[:, i]),
+                ]
+            else:
+                pairs = [(obs.name, total.mean[:, i], se_mean[:, i])]
+            for name, v, e in pairs:
+                if self.keep is None or name in self.keep:
+                    names.append(name)
+                    values.append(v)
+                    errors.append(e)
+        k = len(names)
+        if k == 0:
+            return None
+        return tidy(
+            np.repeat(recorded, k),
+            np.tile(np.asarray(names, dtype=object), len(recorded)),
+            np.stack(values, axis=1).ravel(),
+            np.stack(errors, axis=1).ravel(),
+        )
+
+
+def run_family_observe(family: Any, state: Any, rows: Sequence[int]) -> np.ndarray:
+    values = family.observe(state, rows)
+    if len(values) != len(rows):  # a family that ignores ``rows`` returns them all
+        values = values[list(rows)]
+    return values
+
+
+# ---- trajectories ----------------------------------------------------------------------
+
+
+class Trajectories(Observer):
+    """The parameters of the first ``trials`` trials at every recorded generation."""
+
+    def __init__(self, trials: int):
+        self.trials = int(trials)
+        self._parts: dict[int, dict[int, np.ndarray]] = {}
+
+    def setup(self, run: Any) -> None:
+        self._family = run.family
+        self._parts = {}
+
+    def start(self, run: Any, block: Block) -> Any:
+        lo, hi = block.first, min(block.first + block.size, self.trials)
+        return (lo, hi, {}) if hi > lo else None
+
+    def observe(self, acc: Any, generation: int, state: Any, share: Any) -> None:
+        if acc is None:
+            return
+        lo, hi, store = acc
+        store[generation] = np.array(self._family.trajectory(state)[:, : hi - lo])
+
+    def fold(self, run: Any, acc: Any) -> None:
+        if acc is None:
+            return
+        lo, _, store = acc
+        for g, values in store.items():
+            self._parts.setdefault(g, {})[lo] = values
+
+    def frame(self, run: Any) -> pd.DataFrame | None:
+        import pandas as pd
+
+        recorded = [g for g in run.recorded() if g in self._parts]
+        if not recorded or self.trials == 0:
+            return None
+        fields_ = self._family.trajectory_fields()
+        n_traj = min(self.trials, run.trials)
+        cols: dict[str, Any] = {
+            "generation": np.repeat(np.asarray(recorded, dtype=np.int64), n_traj),
+            "trial": np.tile(np.arange(n_traj, dtype=np.int64), len(recorded)),
+        }
+        stacked = np.stack(
+            [np.concatenate([v for _, v in sorted(self._parts[g].items())], axis=1)
+             for g in recorded]
+        )  # (generations, fields, trials)
+        for i, name in enumerate(fields_):
+            cols[name] = stacked[:, i, :].ravel()
+        return pd.DataFrame(cols)
+
+
+# ---- hitting times (time to collapse) ---------------------------------------------------
+
+
+def hit_metric_names(event: str) -> tuple[str, ...]:
+    stats = ["mean", "median", *(f"q{round(100 * q)}" for q in HIT_QUANTILES)]
+    return (f"reached[{event}]", *(f"time_to[{event}]_{s}" for s in stats))
+
+
+@dataclass
+class _HitAcc:
+    first: np.ndarray  # (events, trials) first generation in the event, -1 if not yet
+    waiting: int  # trials not yet in the ``until`` event
+
+
+class HittingTimes(Observer):
+    """First generation at which each trial enters each collapse event (SPEC.md section 7).
+
+    Summary: ``reached[E]`` = Pr(T_E <= k) at every recorded generation k, and at the final
+    generation ``time_to[E]_mean`` (with its standard error; NaN while some trial has not yet
+    reached E, since the mean of a right-censored time is unknown), ``_median`` and quantiles
+    ``_q10 .. _q90`` (NaN where fewer than that share of trials have reached E). The standard
+    error of a quantile is half the distance between the order statistics at ranks
+    N q -+ sqrt(N q (1 - q)) (a binomial 68% band), an estimate that needs no density.
+    """
+
+    every = True
+
+    def __init__(self, events: Sequence[str], until: str | None = None, keep: Sequence[str] | None = None):
+        self.events = tuple(events)
+        self.until = until
+        self.keep = None if keep is None else list(keep)
+
+    def metric_names(self, family: Any) -> tuple[str, ...]:
+        return tuple(m for e in self.events for m in hit_metric_names(e))
+
+    def setup(self, run: Any) -> None:
+        names = [e.name for e in run.family.events()]
+        self._rows = [names.index(e) for e in self.events]
+        self._until = None if self.until is None else self.events.index(self.until)
+        self._family = run.family
+        self._hist: list[np.ndarray] = [np.zeros(1, dtype=np.int64) for _ in self.events]
+        self._censored = np.zeros(len(self.events), dtype=np.int64)
+
+    def start(self, run: Any, block: Block) -> _HitAcc:
+        return _HitAcc(np.full((len(self.events), block.size), -1, dtype=np.int64), block.size)
+
+    def observe(self, acc: _HitAcc, generation: int, state: Any, share: Any) -> None:
+        hits = self._family.hits(state, self._rows)
+        fresh = hits & (acc.first < 0)
+        if fresh.any():
+            acc.first[fresh] = generation
+            if self._until is not None:
+                acc.waiting = int(np.count_nonzero(acc.first[self._until] < 0))
+
+    def done(self, acc: _HitAcc) -> bool:
+        """Whether every trial of the block has entered the ``until`` event."""
+        return acc.waiting == 0
+
+    def fold(self, run: Any, acc: _HitAcc) -> None:
+        for i, first in enumerate(acc.first):
+            seen = first[first >= 0]
+            self._censored[i] += first.size - seen.size
+            if seen.size:
+                h = np.bincount(seen)
+                if h.size > self._hist[i].size:
+                    h[: self._hist[i].size] += self._hist[i]
+                    self._hist[i] = h
+                else:
+                    self._hist[i][: h.size] += h
+
+    def histogram(self, event: str) -> tuple[np.ndarray, int]:
+        """(counts of trials entering ``event`` at each generation 0..last, censored count)."""
+        i = self.events.index(event)
+        return self._hist[i], int(self._censored[i])
+
+    def rows(self, run: Any) -> pd.DataFrame | None:
+        import pandas as pd
+
+        recorded = np.asarray(run.recorded(), dtype=np.int64)
+        frames = []
+        for i, event in enumerate(self.events):
+            hist, censored = self._hist[i], int(self._censored[i])
+            total = int(hist.sum()) + censored
+            cum = np.cumsum(hist)
+            at = cum[np.minimum(recorded, cum.size - 1)] / total
+            p = at
+            se = np.sqrt(np.maximum(p * (1 - p), 0.0) / max(total - 1, 1))
+            names = hit_metric_names(event)
+            frames.append(tidy(recorded, names[0], at, se))
+            gens = np.arange(hist.size, dtype=float)
+            if censored == 0 and total > 0:
+                mean = float((gens * hist).sum() / total)
+                var = float(((gens - mean) ** 2 * hist).sum() / max(total - 1, 1))
+                stats = [(names[1], mean, math.sqrt(var / total))]
+            else:
+                stats = [(names[1], math.nan, math.nan)]
+            for name, q in zip(names[2:], (0.5, *HIT_QUANTILES), strict=True):
+                stats.append((name, *_quantile(cum, total, q)))
+            last = int(recorded[-1])
+            frames.append(
+                tidy(last, [s[0] for s in stats], [s[1] for s in stats], [s[2] for s in stats])
+            )
+        out = pd.concat(frames, ignore_index=True)
+        if self.keep is not None:
+            out = out[out["metric"].isin(self.keep)]
+        return out
+
+
+def _order_stat(cum: np.ndarray, rank: float) -> float:
+    """The generation of the ceil(rank)-th smallest hitting time (NaN if censored)."""
+    r = max(1, math.ceil(rank))
+    if r > cum[-1]:
+        return math.nan
+    return float(np.searchsorted(cum, r))
+
+
+def _quantile(cum: np.ndarray, total: int, q: float) -> tuple[float, float]:
+    value = _order_stat(cum, q * total)
+    half = math.sqrt(total * q * (1 - q))
+    lo = _order_stat(cum, max(q * total - half, 1.0))
+    hi = _order_stat(cum, min(q * total + half, total))
+    return value, 0.5 * (hi - lo) if math.isfinite(hi) and math.isfinite(lo) else math.nan
