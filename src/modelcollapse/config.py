@@ -55,6 +55,8 @@ class RunConfig(BaseModel):
     real_fraction: float | None = None
     schedule: str | list[int] | dict[str, Any] | None = None
     workers: int = Field(default=1, ge=1)
+    until: str | None = None
+    observers: list[str] = Field(default_factory=list)
 
     @field_validator("eps")
     @classmethod
@@ -98,6 +100,8 @@ class RunConfig(BaseModel):
             "real_fraction": self.real_fraction,
             "schedule": self.schedule,
             "workers": self.workers,
+            "until": self.until,
+            "observers": list(self.observers),
         }
 
     def validate(self) -> None:

@@ -323,7 +323,16 @@ class ForgettingObserver(Observer):
 
     every = True
 
+    def check(self, family: Any) -> None:
+        if not (isinstance(family, Categorical) or hasattr(family, "symbol_counts")):
+            raise ConfigError(
+                "observer",
+                "forgetting",
+                f"needs a model with per-symbol counts (categorical, ngram), not {family.name}",
+            )
+
     def setup(self, run: Any) -> None:
+        self._family = run.family
         self._counts_of = getattr(run.family, "symbol_counts", None)
         self._uniq: list[np.ndarray] = []
         self._forgotten: list[np.ndarray] = []
@@ -347,6 +356,26 @@ class ForgettingObserver(Observer):
     def finish(self, run: Any) -> None:
         self.uniq = np.concatenate(self._uniq, axis=1).astype(np.int64)
         self.forgotten_at = np.concatenate(self._forgotten, axis=0)
+
+    def files(self, run: Any) -> dict[str, pd.DataFrame]:
+        """``words.parquet``: one row per (symbol, trial), ``forgotten_at`` NULL if alive."""
+        fam = self._family
+        m = self.forgotten_at.shape[1]
+        names = getattr(fam, "symbols", None) or tuple(f"w{i}" for i in range(m))
+        counts = getattr(fam, "counts", None)
+        counts = np.full(m, -1, dtype=np.int64) if counts is None else np.asarray(counts)
+        fa = self.forgotten_at.ravel()
+        trials = self.forgotten_at.shape[0]
+        return {
+            "words.parquet": pd.DataFrame(
+                {
+                    "word": np.tile(np.asarray(names, dtype=object), trials),
+                    "count": np.tile(counts, trials),
+                    "trial": np.repeat(np.arange(trials, dtype=np.int32), m),
+                    "forgotten_at": pd.arrays.IntegerArray(fa.astype(np.int32), fa == ALIVE),
+                }
+            )
+        }
 
 
 def forget_corpus(

@@ -181,9 +181,13 @@ def write_run(
     }
     if extra:
         run_info.update(extra)
+    extra_files: dict[str, Any] = dict(getattr(result, "files", {}) or {})
+    run_info["files"] += sorted(extra_files)
     with atomic_directory(out, overwrite=overwrite) as tmp:
         write_parquet(result.summary, tmp / "summary.parquet", {"config": result.config})
         if result.trajectories is not None:
             write_parquet(result.trajectories, tmp / "trajectories.parquet")
+        for name, frame in extra_files.items():
+            write_parquet(frame, tmp / name)
         write_json(tmp / "run.json", run_info)
     return Path(out)

@@ -152,6 +152,21 @@ _with_common = stack_options(
     help="Sample sizes n_k: linear:a=A | geometric:r=R | power:a=A | list:N1,N2,...",
 )
 @click.option("--workers", type=int, default=1, help="Threads (results do not depend on it).")
+@click.option(
+    "--until",
+    default=None,
+    metavar="EVENT",
+    help="Stop when every trial has entered EVENT: 'collapse' (the family's total collapse: "
+    "fixation, extinction, one symbol left, sigma below the smallest --eps) or an event name "
+    "(loss, fixation, extinction, first_loss, total_collapse, sigma<EPS); --generations caps it.",
+)
+@click.option(
+    "--observer",
+    "observers",
+    multiple=True,
+    metavar="NAME",
+    help="Add a named observer (forgetting: per-symbol forgetting times, words.parquet).",
+)
 @_with_common
 @handles_config_errors
 def simulate(
@@ -172,6 +187,8 @@ def simulate(
     real_fraction,
     schedule,
     workers,
+    until,
+    observers,
     out,
     as_json,
     overwrite,
@@ -202,6 +219,8 @@ def simulate(
         real_fraction=real_fraction,
         schedule=schedule,
         workers=workers,
+        until=until,
+        observers=list(observers),
     )
     _execute(cfg, out, as_json, overwrite, progress)
 

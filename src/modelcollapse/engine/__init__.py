@@ -24,6 +24,7 @@ from modelcollapse.engine.observers import (
     SummaryMoments,
     Trajectories,
     hit_metric_names,
+    named_observer,
     tidy,
 )
 from modelcollapse.engine.result import SimulationResult
@@ -102,7 +103,7 @@ def simulate(
     schedule: Any = None,
     workers: int = 1,
     cell: int = 0,
-    observers: Sequence[Observer] = (),
+    observers: Sequence[Observer | str] = (),
     until: str | None = None,
     progress: bool | None = None,
 ) -> SimulationResult:
@@ -139,7 +140,9 @@ def simulate(
         ``"power:a=1.5"``, ``"list:10,20,..."`` or a list (default: constant n).
     workers : threads that advance blocks concurrently; results do not depend on it.
     cell : the cell index of a sweep (part of the random streams' keys).
-    observers : extra :class:`Observer` objects (your own); their rows join the summary.
+    observers : extra :class:`Observer` objects (your own), or names of registered ones
+        (``"forgetting"``: per-symbol forgetting times); their rows join the summary and their
+        ``files`` the run directory.
     until : stop when every trial has entered this event (``"collapse"``: the family's total
         collapse, e.g. fixation for Bernoulli, one symbol left for a categorical); the run then
         ends at the generation where the last trial got there (at most ``generations``).
@@ -175,9 +178,13 @@ def simulate(
     elif sizes.min() < 1:
         raise ConfigError("schedule", int(sizes.min()), "sample sizes >= 1")
     lam = check_workflow(workflow, real_fraction, fam, method, sizes)
+    observers = [named_observer(o) if isinstance(o, str) else o for o in observers]
     for obs in observers:
         if not isinstance(obs, Observer):
-            raise ConfigError("observers", obs, "instances of modelcollapse.engine.Observer")
+            raise ConfigError(
+                "observers", obs, "modelcollapse.engine.Observer instances or registered names"
+            )
+        obs.check(fam)
 
     observables = fam.observables()
     if workflow != "replace":
@@ -313,6 +320,9 @@ def simulate(
     if until is not None:
         config["until"] = until_event
         config["generations_run"] = plan.last
+    files: dict[str, Any] = {}
+    for obs in plan.observers:
+        files.update(obs.files(plan) or {})
     return SimulationResult(
         config,
         summary,
@@ -320,6 +330,7 @@ def simulate(
         time.perf_counter() - started,
         fam,
         list(plan.observers),
+        files,
     )
 
 

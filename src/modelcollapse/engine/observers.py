@@ -9,15 +9,19 @@ accumulators in block order (``fold``): a result never depends on how many worke
 
 Hooks, in call order:
 
-- ``setup(run)``: once, before any work (validate options against ``run.family`` here and raise
-  ``ConfigError``: bad input is refused before a single draw);
+- ``check(family)``: while ``simulate`` validates its input (raise ``ConfigError`` here: bad
+  input is refused before a single draw); ``setup(run)``: once, before any work;
 - ``start(run, block) -> acc``: a fresh accumulator for one block of trials;
 - ``observe(acc, generation, state, share)``: the block's state (trials on the leading axis) at
   generation ``generation``; ``share`` is the real-data fraction of the training data under a
   workflow (None under replace);
 - ``fold(run, acc)``: in block order, in the main process;
 - ``finish(run)`` and ``rows(run) -> DataFrame | None``: tidy summary rows
-  (``generation, metric, value, stderr``) this observer adds to ``result.summary``.
+  (``generation, metric, value, stderr``) this observer adds to ``result.summary``;
+  ``files(run) -> {name: DataFrame}``: tables written into the run directory.
+
+Observers can also be named (``observers=["forgetting"]``, ``--observer forgetting``): see
+``NAMED``.
 
 A user observer subclasses :class:`Observer` and overrides what it needs; with ``workers > 1``
 its accumulators must not share mutable state (each block gets its own).
@@ -79,8 +83,11 @@ class Observer:
         """Summary metrics this observer can contribute (for ``metrics=`` selection)."""
         return ()
 
+    def check(self, family: Any) -> None:
+        """Refuse a family this observer cannot watch (raise ConfigError), before any work."""
+
     def setup(self, run: Any) -> None:
-        """Validate against ``run`` (a :class:`~modelcollapse.engine.loop.RunPlan`)."""
+        """Prepare for ``run`` (a :class:`~modelcollapse.engine.loop.RunPlan`)."""
 
     def start(self, run: Any, block: Block) -> Any:
         return None
@@ -97,6 +104,28 @@ class Observer:
     def rows(self, run: Any) -> pd.DataFrame | None:
         """Tidy summary rows, or None."""
         return None
+
+    def files(self, run: Any) -> dict[str, pd.DataFrame]:
+        """Extra tables for the run directory, by file name (written as Parquet)."""
+        return {}
+
+
+#: Observers a user can ask for by name: name -> "module:Class" (imported when asked for).
+NAMED: dict[str, str] = {
+    "forgetting": "modelcollapse.forgetting:ForgettingObserver",
+}
+
+
+def named_observer(name: str) -> Observer:
+    """A fresh observer of a registered name (ConfigError naming the allowed ones)."""
+    import importlib
+
+    from modelcollapse.errors import ConfigError
+
+    if name not in NAMED:
+        raise ConfigError("observer", name, f"one of: {', '.join(sorted(NAMED))}")
+    module, _, cls = NAMED[name].partition(":")
+    return getattr(importlib.import_module(module), cls)()
 
 
 # ---- summary moments -------------------------------------------------------------------

@@ -30,6 +30,8 @@ class SimulationResult:
     elapsed_s: float = 0.0
     family: Family | None = field(default=None, repr=False)
     observers: list[Observer] = field(default_factory=list, repr=False)
+    #: Extra tables of the observers for the run directory (e.g. ``words.parquet``).
+    files: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def metric(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(generations, values, standard errors) of one metric."""
