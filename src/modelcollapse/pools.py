@@ -155,37 +155,42 @@ def cholesky_update(
     underflows unless the result itself does; a column with x_k = 0 is left as it is.
     """
     d = unit.shape[1]
-    peak = np.abs(direction).max(axis=1)
+    y = np.array(direction, dtype=float).T.copy()  # (d, trials): reductions across d are cheap
+    peak = np.abs(y).max(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.where(peak > 0, log_scale + np.log(peak), -np.inf)
-        y = direction / np.where(peak > 0, peak, 1.0)[:, None]
+    y /= np.where(peak > 0, peak, 1.0)
     for k in range(d):
-        yk = y[:, k]
-        live = (yk != 0) & np.isfinite(q)
-        if not np.any(live):
+        yk = y[k]
+        live = (yk != 0) & (q > -np.inf)
+        if not live.any():
             continue
+        every = bool(live.all())
+        lk = log_diag[:, k]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             log_xk = q + np.log(np.abs(yk))
-            lk = log_diag[:, k]
             log_r = 0.5 * np.logaddexp(2.0 * lk, 2.0 * log_xk)
             keep = np.exp(2.0 * (lk - log_r))  # (L_kk / r)^2, 0 where L_kk = 0
-            lower = slice(k + 1, d)
-            yi = y[:, lower]
-            # x_k x_i / r^2, per entry from logs: |x_k x_i| / r^2 may exceed every factor.
-            cross = np.sign(yk)[:, None] * np.sign(yi) * np.exp(
-                (log_xk + q - 2.0 * log_r)[:, None] + np.log(np.abs(yi))
-            )
-            u_old = unit[:, lower, k]
-            u_new = keep[:, None] * u_old + cross
-            y_new = yi - yk[:, None] * u_old
+            coef = np.copysign(np.exp(log_xk + q - 2.0 * log_r), yk)  # x_k x_i / r^2 = coef y_i
             q_new = q + (lk - log_r)
-        log_diag[:, k] = np.where(live, log_r, lk)
-        unit[:, lower, k] = np.where(live[:, None], u_new, u_old)
-        y[:, lower] = np.where(live[:, None], y_new, yi)
-        y[:, k] = np.where(live, 0.0, yk)
-        q = np.where(live, q_new, q)
-        # Renormalise so that max |y| = 1 again (the rotated remainder may be far smaller).
-        peak = np.abs(y).max(axis=1)
-        with np.errstate(divide="ignore"):
-            q = np.where(peak > 0, q + np.log(np.where(peak > 0, peak, 1.0)), -np.inf)
-        y = y / np.where(peak > 0, peak, 1.0)[:, None]
+            yi = y[k + 1 :]
+            u_old = unit[:, k + 1 :, k].T
+            u_new = keep * u_old + coef * yi
+            y_new = yi - yk * u_old
+        if every:
+            log_diag[:, k] = log_r
+            unit[:, k + 1 :, k] = u_new.T
+            y[k + 1 :] = y_new
+            q = q_new
+        else:
+            log_diag[:, k] = np.where(live, log_r, lk)
+            unit[:, k + 1 :, k] = np.where(live, u_new, u_old).T
+            y[k + 1 :] = np.where(live, y_new, yi)
+            q = np.where(live, q_new, q)
+        y[k] = np.where(live, 0.0, yk)
+        if k + 1 < d:
+            # Renormalise so that max |y| = 1 again (the rotated remainder may be far smaller).
+            peak = np.abs(y[k + 1 :]).max(axis=0)
+            with np.errstate(divide="ignore"):
+                q = np.where(peak > 0, q + np.log(np.where(peak > 0, peak, 1.0)), -np.inf)
+            y[k + 1 :] /= np.where(peak > 0, peak, 1.0)

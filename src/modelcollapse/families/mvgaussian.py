@@ -237,22 +237,35 @@ class MVGaussian(Family):
         return state.mean[:, None, :] + np.einsum("tij,tnj->tni", state.unit, z)
 
     def pool_of(self, samples: np.ndarray) -> ScatterPool:
-        """The pool of raw samples (trials, N, d). Deviations are divided by a per-trial scale
-        (their largest magnitude) before the scatter is formed, so that it neither under- nor
-        overflows; the scale goes back in as a log. N <= d points (a singular scatter, which
-        Cholesky refuses) are added one rank-one update at a time."""
+        """The pool of raw samples (trials, N, d). Where a diagonal entry of the scatter leaves
+        [1e-280, 1e280], that trial's deviations are first divided by their largest magnitude
+        (the scale goes back in as a log), so the scatter neither under- nor overflows. N <= d
+        points (a singular scatter, which Cholesky refuses) are added one rank-one update at a
+        time."""
         trials, size, d = samples.shape
-        mean = samples.mean(axis=1)
+        mean = (np.ones(size) / size) @ samples  # a batched product: far faster than mean(axis=1)
         dev = samples - mean[:, None, :]
-        peak = np.abs(dev).max(axis=(1, 2))
-        scale = np.where(peak > 0, peak, 1.0)
-        dev /= scale[:, None, None]
+        log_scale = np.zeros(trials)
         if size > d:
-            chol = np.linalg.cholesky(np.einsum("tni,tnj->tij", dev, dev))
+            scatter = dev.transpose(0, 2, 1) @ dev
+            diag = np.diagonal(scatter, axis1=1, axis2=2)
+            # Rescale only where a square left (or nearly left) the normal float range.
+            odd = ~np.all((diag > 1e-280) & (diag < 1e280), axis=1)
+            if np.any(odd):
+                part = dev[odd]
+                peak = np.abs(part).max(axis=(1, 2))
+                scale = np.where(peak > 0, peak, 1.0)
+                part /= scale[:, None, None]
+                scatter[odd] = part.transpose(0, 2, 1) @ part
+                log_scale[odd] = np.log(scale)
+            chol = np.linalg.cholesky(scatter)
             diag = np.diagonal(chol, axis1=1, axis2=2)
             unit = chol / diag[:, None, :]
-            log_diag = np.log(diag) + np.log(scale)[:, None]
+            log_diag = np.log(diag) + log_scale[:, None]
         else:
+            peak = np.abs(dev).max(axis=(1, 2))
+            scale = np.where(peak > 0, peak, 1.0)
+            dev /= scale[:, None, None]
             unit = np.tile(np.eye(d), (trials, 1, 1))
             log_diag = np.full((trials, d), -np.inf)
             for i in range(size):
