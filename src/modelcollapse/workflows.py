@@ -12,10 +12,11 @@
   n - round(lambda n) synthetic points.
 
 They are implemented on additive pools (``modelcollapse.pools``): for the exact families
-(Bernoulli, Poisson, categorical, Gaussian) the pools are sufficient statistics, so accumulate
-stays O(1) per trial and generation, and subsampling a count pool is exact (multivariate
-hypergeometric). Where no exact pooled law exists (accumulate-subsample for the Poisson and
-Gaussian families, whose pooled statistics do not determine a subsample's) the raw samples are
+(Bernoulli, Poisson, categorical, Gaussian, multivariate Gaussian) the pools are sufficient
+statistics, so accumulate stays O(1) per trial and generation, and subsampling a count pool is
+exact (multivariate hypergeometric). Where no exact pooled law exists (accumulate-subsample for
+the Poisson and both Gaussian families, whose pooled statistics do not determine a subsample's;
+every workflow of the mixtures, which have no finite sufficient statistic) the raw samples are
 kept (the sample path). Generation 1 always trains on real data, so ``real_fraction`` (the share
 of the training data drawn from the generation-0 model) is 1 there.
 

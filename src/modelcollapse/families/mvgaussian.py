@@ -21,6 +21,12 @@ i > j), which makes M's off-diagonal part vanish and U converge: no number leave
 range however far and however anisotropically the covariance collapses, and
 log det Sigma = 2 sum_i l_i is the exact running sum of log-chi-squares of the theory module
 (``modelcollapse.theory.mvgaussian``).
+
+Workflows (``modelcollapse.workflows``). Pools are ``ScatterPool``: size, mean and the scatter
+matrix's Cholesky factor in the same unit-triangle / log-diagonal form, so a pool drawn from the
+model is L B (as above, without the divisor), two pools merge by rank-one updates of the factor
+(Chan et al.'s update, ``modelcollapse.pools``), and ``fit_pool`` only shifts the log-diagonal by
+-log(D) / 2. accumulate-subsample keeps the raw samples (``sample``, ``fit_samples``).
 """
 
 from __future__ import annotations
