@@ -329,3 +329,43 @@ def test_pools_work_far_below_the_float_range():
     at = [250, 500, 1000]
     assert b[1000] < -700  # far below the float range, as the docstring says
     assert_z(a[at] - b[at], np.zeros(3), np.hypot(sa[at], sb[at]), 5, "mix-fixed, d = 1")
+
+
+def test_scatter_pool_merge_is_the_pool_of_the_concatenated_samples():
+    """Chan's merge on factored scatters, against the scatter of all points formed directly
+    (deterministic: agreement to rounding, 1e-12 relative). Sizes include pools of n <= d points
+    (singular scatters), and the same points scaled by 1e-200 give the same factor with
+    log-diagonals shifted by exactly log(1e-200): the merge and the raw-sample fit never square
+    a number that could leave the float range. A trial whose points coincide gets a -inf
+    log-diagonal instead of stopping the batch."""
+    fam = MVGaussian(mean=[0.0, 0.0, 0.0])
+    rng = np.random.default_rng(78)
+    base = rng.standard_normal((50, 3, 3)) * [1.0, 3.0, 0.2]
+    parts = [rng.standard_normal((50, size, 3)) @ base + rng.standard_normal((50, 1, 3))
+             for size in (1, 2, 7, 3)]
+
+    def merged(scale):
+        pool = fam.pool_of(parts[0] * scale)
+        for part in parts[1:]:
+            pool = pool + fam.pool_of(part * scale)
+        return pool
+
+    pool = merged(1.0)
+    points = np.concatenate(parts, axis=1)
+    dev = points - points.mean(axis=1, keepdims=True)
+    scatter = dev.transpose(0, 2, 1) @ dev
+    factor = pool.unit * np.exp(pool.log_diag)[:, None, :]
+    np.testing.assert_allclose(factor @ factor.transpose(0, 2, 1), scatter, rtol=1e-12,
+                               atol=1e-12 * np.abs(scatter).max())
+    np.testing.assert_allclose(pool.mean, points.mean(axis=1), rtol=1e-12, atol=1e-12)
+    assert (pool.size == points.shape[1]).all()
+    tiny = merged(1e-200)
+    np.testing.assert_allclose(tiny.log_diag - math.log(1e-200), pool.log_diag, rtol=0,
+                               atol=1e-10)
+    np.testing.assert_allclose(tiny.unit, pool.unit, rtol=1e-10, atol=1e-12)
+    same = points.copy()
+    same[7] = 2.5
+    degenerate = fam.pool_of(same)
+    assert np.all(degenerate.log_diag[7] == -np.inf)
+    np.testing.assert_allclose(degenerate.log_diag[:7], fam.pool_of(points[:7]).log_diag,
+                               rtol=0, atol=1e-12)

@@ -246,10 +246,10 @@ class MVGaussian(Family):
         """The pool of raw samples (trials, N, d). Where a diagonal entry of the scatter leaves
         [1e-280, 1e280], that trial's deviations are first divided by their largest magnitude
         (the scale goes back in as a log), so the scatter neither under- nor overflows. N <= d
-        points (a singular scatter, which Cholesky refuses) are added one rank-one update at a
-        time."""
+        points, or a batch in which some trial's points are degenerate (both give a singular
+        scatter, which Cholesky refuses), are added one rank-one update at a time."""
         trials, size, d = samples.shape
-        mean = (np.ones(size) / size) @ samples  # a batched product: far faster than mean(axis=1)
+        mean = (np.ones(size) @ samples) / size  # a batched product: far faster than mean(axis=1)
         dev = samples - mean[:, None, :]
         log_scale = np.zeros(trials)
         if size > d:
@@ -264,18 +264,25 @@ class MVGaussian(Family):
                 part /= scale[:, None, None]
                 scatter[odd] = part.transpose(0, 2, 1) @ part
                 log_scale[odd] = np.log(scale)
-            chol = np.linalg.cholesky(scatter)
-            diag = np.diagonal(chol, axis1=1, axis2=2)
-            unit = chol / diag[:, None, :]
-            log_diag = np.log(diag) + log_scale[:, None]
-        else:
-            peak = np.abs(dev).max(axis=(1, 2))
-            scale = np.where(peak > 0, peak, 1.0)
-            dev /= scale[:, None, None]
-            unit = np.tile(np.eye(d), (trials, 1, 1))
-            log_diag = np.full((trials, d), -np.inf)
-            for i in range(size):
-                cholesky_update(unit, log_diag, np.log(scale), dev[:, i])
+            try:
+                chol = np.linalg.cholesky(scatter)
+            except np.linalg.LinAlgError:
+                chol = None  # some trial's points are (numerically) degenerate
+            if chol is not None:
+                diag = np.diagonal(chol, axis1=1, axis2=2)
+                unit = chol / diag[:, None, :]
+                log_diag = np.log(diag) + log_scale[:, None]
+                return ScatterPool(np.full(trials, float(size)), mean, unit, log_diag)
+        # Fewer than d + 1 points, or degenerate ones (raw samples of a covariance collapsed
+        # below their rounding): add the points one rank-one update at a time, which accepts a
+        # singular scatter (log-diagonal -inf).
+        peak = np.abs(dev).max(axis=(1, 2))
+        scale = np.where(peak > 0, peak, 1.0)
+        dev /= scale[:, None, None]
+        unit = np.tile(np.eye(d), (trials, 1, 1))
+        log_diag = np.full((trials, d), -np.inf)
+        for i in range(size):
+            cholesky_update(unit, log_diag, np.log(scale), dev[:, i])
         return ScatterPool(np.full(trials, float(size)), mean, unit, log_diag)
 
     def fit_samples(self, samples: np.ndarray) -> MVGaussianState:
