@@ -322,16 +322,26 @@ def test_cli_rejects_bad_workflows(tmp_path, args, field):
 
 
 def test_workflows_for_families_without_pools_are_refused():
-    with pytest.raises(ConfigError, match="workflow"):
-        simulate(
-            "mixture2",
-            params={"mu": 1.0, "sigma": 1.0},
-            n=10,
-            generations=2,
-            trials=4,
-            seed=1,
-            workflow="accumulate",
-        )
+    # Every built-in family now has pools or a sample path; a user family with neither (or with
+    # pools but no sample path, for accumulate-subsample) is refused before any work.
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from modelcollapse.families.base import Family
+
+    @dataclass(frozen=True)
+    class Neither(Gaussian):
+        has_pools: ClassVar[bool] = False
+        sample = Family.sample
+
+    @dataclass(frozen=True)
+    class PoolsOnly(Gaussian):
+        sample = Family.sample
+
+    for fam, workflow in ((Neither(), "accumulate"), (PoolsOnly(), "accumulate-subsample")):
+        with pytest.raises(ConfigError, match="workflow"):
+            simulate(fam, n=10, generations=2, trials=4, seed=1, workflow=workflow)
+    simulate(PoolsOnly(), n=10, generations=2, trials=4, seed=1, workflow="accumulate")
     Bernoulli(p=0.5)  # the pooled families construct as before
 
 

@@ -12,10 +12,11 @@
   n - round(lambda n) synthetic points.
 
 They are implemented on additive pools (``modelcollapse.pools``): for the exact families
-(Bernoulli, Poisson, categorical, Gaussian) the pools are sufficient statistics, so accumulate
-stays O(1) per trial and generation, and subsampling a count pool is exact (multivariate
-hypergeometric). Where no exact pooled law exists (accumulate-subsample for the Poisson and
-Gaussian families, whose pooled statistics do not determine a subsample's) the raw samples are
+(Bernoulli, Poisson, categorical, Gaussian, multivariate Gaussian) the pools are sufficient
+statistics, so accumulate stays O(1) per trial and generation, and subsampling a count pool is
+exact (multivariate hypergeometric). Where no exact pooled law exists (accumulate-subsample for
+the Poisson and both Gaussian families, whose pooled statistics do not determine a subsample's;
+every workflow of the mixtures, which have no finite sufficient statistic) the raw samples are
 kept (the sample path). Generation 1 always trains on real data, so ``real_fraction`` (the share
 of the training data drawn from the generation-0 model) is 1 there.
 
@@ -202,9 +203,9 @@ class WorkflowRun:
             return SamplePool(self.fam.sample(state, n, rng))
         return self.fam.draw_pool(state, n, rng, self.method)
 
-    def _fit(self, pool: Any) -> Any:
+    def _fit(self, pool: Any, state: Any, rng: np.random.Generator) -> Any:
         if self.samples:
-            return self.fam.fit_samples(pool.samples)
+            return self.fam.refit_samples(pool.samples, state, rng)
         return self.fam.fit_pool(pool)
 
     @staticmethod
@@ -220,7 +221,8 @@ class WorkflowRun:
             total = pool.shape[1]
             # Uniform subsample without replacement: the `take` smallest of i.i.d. keys.
             order = np.argsort(rng.random((pool.shape[0], total)), axis=1)[:, : int(take[0])]
-            chosen = np.take_along_axis(pool, order, axis=1)
+            index = order.reshape(order.shape + (1,) * (pool.ndim - 2))  # points may be vectors
+            chosen = np.take_along_axis(pool, index, axis=1)
             real_share = (order < real_size[:, None]).mean(axis=1)
             return SamplePool(chosen), real_share
         # Split first (how many real points), then draw within each part: both hypergeometric,
@@ -249,9 +251,9 @@ class WorkflowRun:
                 self.synthetic = self._join(self.synthetic, new)
             if wf == "accumulate":
                 pool = self._join(self.real, self.synthetic)
-                return self._fit(pool), self.real.size / pool.size
+                return self._fit(pool, state, rng), self.real.size / pool.size
             pool, real_share = self._subsample(np.full(self.trials, n, dtype=np.int64), rng)
-            return self._fit(pool), real_share
+            return self._fit(pool, state, rng), real_share
         n_real = int(round(self.lam * n))
         if wf == "mix-fixed":
             if self.real is None and n_real > 0:
@@ -261,4 +263,4 @@ class WorkflowRun:
             real = self._draw(self.start, n_real, rng) if n_real > 0 else None
         syn = self._draw(state, n - n_real, rng) if n - n_real > 0 else None
         share = ones if k == 1 else ones * (n_real / n)
-        return self._fit(self._join(real, syn)), share
+        return self._fit(self._join(real, syn), state, rng), share

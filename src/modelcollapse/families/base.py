@@ -115,6 +115,14 @@ class Family(ABC):
         """The estimator applied to raw samples (trials, size, ...)."""
         raise NotImplementedError
 
+    def refit_samples(
+        self, samples: np.ndarray, previous: State, rng: np.random.Generator
+    ) -> State:
+        """``fit_samples`` as a workflow calls it: ``previous`` is the model that drew the
+        latest samples and ``rng`` the block's stream, for estimators that need them (EM's
+        random or warm initialisation); the others ignore both."""
+        return self.fit_samples(samples)
+
     # -- what is reported ----------------------------------------------------------------
     @abstractmethod
     def observables(self) -> tuple[Observable, ...]:

@@ -5,6 +5,7 @@ collapse when trained on recursively generated data" (Nature 2024), in which a t
 mixture is fitted to N = 1000 one-dimensional samples of the previous fit for 2000 generations.
 There is no sufficient statistic: each generation draws n samples per trial from every trial's
 mixture and refits all trials at once with the batched EM of ``modelcollapse.families.em``.
+Workflows other than replace keep the raw samples (``sample``, ``fit_samples``).
 
 Components are unordered; after every fit they are sorted by the first coordinate of their mean,
 so that ``weight0``, ``mean0`` and ``std0`` always describe the leftmost component.
@@ -164,16 +165,36 @@ class GMM(Family):
         raise NotImplementedError("gmm has no finite sufficient statistic: use method='naive'")
 
     def step_naive(self, state: GMMState, n: int, rng: np.random.Generator) -> GMMState:
-        x = sample_gmm(state.weights, state.means, state.covs, n, rng)
+        return self.refit_samples(self.sample(state, n, rng), state, rng)
+
+    # -- raw samples, for the sample-path workflows (modelcollapse.workflows) ---------------
+    def sample(self, state: GMMState, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(trials, n, d) samples of every trial's mixture."""
+        return sample_gmm(state.weights, state.means, state.covs, n, rng)
+
+    def fit_samples(
+        self,
+        samples: np.ndarray,
+        rng: np.random.Generator | None = None,
+        previous: GMMState | None = None,
+    ) -> GMMState:
+        """EM on raw samples (trials, N, d) of any size N >= K, components sorted by the first
+        coordinate of their means. ``rng`` drives the random initialisation (default: a fixed
+        seed, 0); ``previous`` is the warm start of ``init="warm"`` (default: the generation-0
+        mixture)."""
+        if rng is None:
+            rng = np.random.default_rng(0)
+        if previous is None:
+            previous = self.initial_state(samples.shape[0])
         fit = fit_gmm(
-            x,
+            samples,
             self.k,
             rng,
             max_iter=self.max_iter,
             tol=self.tol,
             reg_covar=self.reg_covar,
             init=self.init,
-            warm=(state.weights, state.means, state.covs),
+            warm=(previous.weights, previous.means, previous.covs),
         )
         order = np.argsort(fit.means[:, :, 0], axis=1, kind="stable")
         return GMMState(
@@ -181,6 +202,11 @@ class GMM(Family):
             np.take_along_axis(fit.means, order[:, :, None], axis=1),
             np.take_along_axis(fit.covs, order[:, :, None, None], axis=1),
         )
+
+    def refit_samples(
+        self, samples: np.ndarray, previous: GMMState, rng: np.random.Generator
+    ) -> GMMState:
+        return self.fit_samples(samples, rng, previous)
 
     # -- reporting ------------------------------------------------------------------------
     def _mean_names(self) -> list[str]:

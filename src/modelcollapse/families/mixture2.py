@@ -5,7 +5,8 @@ SPEC.md sections 2 and 4; Suresh, Thangaraj, Khandavally, "Rate of Model Collaps
 Training", AISTATS 2025: Algorithm 1 and Theorem 4 (with the approximate estimator,
 Pr(S_k > eps) <= (sigma_0 / eps) exp(-k / (4n))). The model has no finite sufficient statistic,
 so there is only the sample path: each generation draws n samples per trial (all trials at once)
-and applies the estimator of ``mixture_estimators`` to the whole (trials, n) array.
+and applies the estimator of ``mixture_estimators`` to the whole (trials, n) array. Workflows
+other than replace keep the raw samples (``sample``, ``fit_samples``).
 
 State. ``mu`` and ``log_s2`` = log s^2 per trial. Both estimators depend on |y| only, and
 |Y| = |mu + s Z| in law (the sign X is absorbed by the symmetric Z), so a generation draws
@@ -128,6 +129,48 @@ class Mixture2(Family):
         mu = np.maximum(np.where(far, mu_far, mu_near), 0.0)
         with np.errstate(divide="ignore"):
             log_s2 = state.log_s2 + np.log(s2)
+        return Mixture2State(mu, log_s2)
+
+    # -- raw samples, for the sample-path workflows (modelcollapse.workflows) --------------
+    def sample(self, state: Mixture2State, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(trials, n) samples y = mu X + s Z, X uniform on {-1, +1}, Z ~ N(0, 1)."""
+        trials = state.mu.shape[0]
+        sign = np.where(rng.random((trials, n)) < 0.5, -1.0, 1.0)
+        z = rng.standard_normal((trials, n))
+        with np.errstate(under="ignore"):
+            s = np.exp(0.5 * state.log_s2)
+        return sign * state.mu[:, None] + s[:, None] * z
+
+    def fit_samples(self, samples: np.ndarray) -> Mixture2State:
+        """The family's estimator applied to pooled raw samples (trials, N), any N >= 2.
+
+        Both estimators see |y| only and are scale-equivariant, so the pool is folded and divided
+        by its largest |y| per trial (a collapsed model's samples can be far below the float
+        range's squares) and the fit is scaled back, log s^2 = 2 log(scale) + log s'^2. Unlike
+        ``step_naive``, which draws in units of the current s, raw samples are absolute numbers:
+        the fit is accurate while s > ~1e-14 mu (measured: E[S'] / s as ``step_naive``'s to 1e-4
+        at s = 1e-14 mu), but near 1e-16 mu the samples round to +-mu, and the fit returns rounding
+        noise or s' = 0 (log s^2 = -inf). ``joint-ml-paper`` starts its solver at mu_0 in these units
+        (the 1e-20 floor of its score is then relative to the pool's largest |y|).
+        """
+        samples = np.asarray(samples, dtype=float)
+        size = samples.shape[1]
+        u = np.abs(samples)
+        scale = u.max(axis=1)
+        scale = np.where(scale > 0, scale, 1.0)
+        u = u / scale[:, None]
+        ubar = u.mean(axis=1)
+        v = ((u - ubar[:, None]) ** 2).mean(axis=1)
+        if self.estimator == "joint-ml":
+            e, s2 = joint_ml_folded(ubar, v, u)
+        elif self.estimator == "joint-ml-paper":
+            start = np.minimum(self.mu / scale, PAPER_START_CAP)
+            e, s2 = joint_ml_paper_folded(ubar, v, u, start)
+        else:
+            e, s2 = approx_ml_folded(ubar, v, size, self.eta)
+        mu = scale * np.maximum(ubar + e, 0.0)
+        with np.errstate(divide="ignore"):
+            log_s2 = 2.0 * np.log(scale) + np.log(s2)
         return Mixture2State(mu, log_s2)
 
     def observables(self) -> tuple[Observable, ...]:

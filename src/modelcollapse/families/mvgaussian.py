@@ -21,6 +21,12 @@ i > j), which makes M's off-diagonal part vanish and U converge: no number leave
 range however far and however anisotropically the covariance collapses, and
 log det Sigma = 2 sum_i l_i is the exact running sum of log-chi-squares of the theory module
 (``modelcollapse.theory.mvgaussian``).
+
+Workflows (``modelcollapse.workflows``). Pools are ``ScatterPool``: size, mean and the scatter
+matrix's Cholesky factor in the same unit-triangle / log-diagonal form, so a pool drawn from the
+model is L B (as above, without the divisor), two pools merge by rank-one updates of the factor
+(Chan et al.'s update, ``modelcollapse.pools``), and ``fit_pool`` only shifts the log-diagonal by
+-log(D) / 2. accumulate-subsample keeps the raw samples (``sample``, ``fit_samples``).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from modelcollapse.errors import ConfigError
 from modelcollapse.families.base import Event, Family, Observable, check_finite
 from modelcollapse.families.gaussian import below_label, eps_label, scale_events
 from modelcollapse.families.gmm import check_covariances
+from modelcollapse.pools import ScatterPool, cholesky_update
 
 
 @dataclass(frozen=True)
@@ -130,15 +137,11 @@ class MVGaussian(Family):
             np.tile(np.log(diag), (trials, 1)),
         )
 
-    def _advance(
-        self, state: MVGaussianState, zbar: np.ndarray, factor: np.ndarray, n: int
-    ) -> MVGaussianState:
-        """Refit from the mean ``zbar`` of n standard normal vectors and the lower-triangular
-        factor of their scatter (Wishart(n - 1, I)); the estimator is affine-equivariant, so
-        this is the refit of the samples mean + chol z."""
-        with np.errstate(under="ignore"):
-            scaled = np.exp(state.log_diag)[:, :, None] * zbar[:, :, None]
-        mean = state.mean + (state.unit @ scaled)[:, :, 0]
+    def _times(
+        self, state: MVGaussianState, factor: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(U', l') with U' diag(e^l') = L B for the state's factor L and a lower-triangular
+        ``factor`` B with a positive diagonal (the module docstring's M), without forming L."""
         bd = np.diagonal(factor, axis1=1, axis2=2)
         logd = state.log_diag
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
@@ -147,21 +150,41 @@ class MVGaussian(Family):
         idx = np.arange(logd.shape[1])
         m[:, idx, idx] = 1.0
         with np.errstate(divide="ignore"):
-            log_diag = logd + np.log(bd) - 0.5 * math.log(self.divisor(n))
-        return MVGaussianState(mean, state.unit @ m, log_diag)
+            return state.unit @ m, logd + np.log(bd)
+
+    def _shift(self, state: MVGaussianState, zbar: np.ndarray) -> np.ndarray:
+        """mean + L zbar, the image of a standard normal sample's mean."""
+        with np.errstate(under="ignore"):
+            scaled = np.exp(state.log_diag)[:, :, None] * zbar[:, :, None]
+        return state.mean + (state.unit @ scaled)[:, :, 0]
+
+    def _advance(
+        self, state: MVGaussianState, zbar: np.ndarray, factor: np.ndarray, n: int
+    ) -> MVGaussianState:
+        """Refit from the mean ``zbar`` of n standard normal vectors and the lower-triangular
+        factor of their scatter (Wishart(n - 1, I)); the estimator is affine-equivariant, so
+        this is the refit of the samples mean + chol z."""
+        unit, log_diag = self._times(state, factor)
+        log_diag -= 0.5 * math.log(self.divisor(n))
+        return MVGaussianState(self._shift(state, zbar), unit, log_diag)
+
+    def _bartlett(self, trials: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """The Cholesky factor of a Wishart_d(n - 1, I) matrix (Bartlett 1933)."""
+        d = self.d
+        # B_ii^2 ~ chi2_{n-i}, i = 1..d; B_ij ~ N(0,1) for i > j
+        dof = (n - 1 - np.arange(d)) / 2.0
+        diag = np.sqrt(2.0 * rng.standard_gamma(dof, (trials, d)))
+        b = np.tril(rng.standard_normal((trials, d, d)), k=-1)
+        idx = np.arange(d)
+        b[:, idx, idx] = diag
+        return b
 
     def step_exact(
         self, state: MVGaussianState, n: int, rng: np.random.Generator
     ) -> MVGaussianState:
         trials, d = state.mean.shape
         zbar = rng.standard_normal((trials, d)) / math.sqrt(n)
-        # Bartlett: B_ii^2 ~ chi2_{n-i}, i = 1..d; B_ij ~ N(0,1) for i > j
-        dof = (n - 1 - np.arange(d)) / 2.0
-        diag = np.sqrt(2.0 * rng.standard_gamma(dof, (trials, d)))
-        b = np.tril(rng.standard_normal((trials, d, d)), k=-1)
-        idx = np.arange(d)
-        b[:, idx, idx] = diag
-        return self._advance(state, zbar, b, n)
+        return self._advance(state, zbar, self._bartlett(trials, n, rng), n)
 
     def step_naive(
         self, state: MVGaussianState, n: int, rng: np.random.Generator
@@ -172,6 +195,99 @@ class MVGaussian(Family):
         c = z - zbar[:, None, :]
         scatter = np.einsum("tni,tnj->tij", c, c)
         return self._advance(state, zbar, np.linalg.cholesky(scatter), n)
+
+    # -- pools and raw samples, for the workflows (modelcollapse.workflows) ---------------
+    has_pools: ClassVar[bool] = True
+
+    def draw_pool(
+        self, state: MVGaussianState, n: int, rng: np.random.Generator, method: str
+    ) -> ScatterPool:
+        """Size, mean and factored scatter of n samples of the model ``state``.
+
+        Exact: mean ~ N(M, Sigma / n) and scatter = L W L^T with W ~ Wishart_d(n - 1, I) by
+        Bartlett, the draw of ``step_exact`` without the divisor, so that the factor is the
+        product L B and never leaves the state's log-diagonal form. Naive: the n samples' own
+        mean and scatter. With n <= d (a singular scatter, e.g. mix-fixed's handful of real
+        points) the n samples are drawn and their scatter factored by rank-one updates.
+        """
+        trials, d = state.mean.shape
+        size = np.full(trials, float(n))
+        if n <= d:
+            return self.pool_of(self.sample(state, n, rng))
+        if method == "exact":
+            zbar = rng.standard_normal((trials, d)) / math.sqrt(n)
+            factor = self._bartlett(trials, n, rng)
+        else:
+            z = rng.standard_normal((trials, n, d))
+            zbar = z.mean(axis=1)
+            c = z - zbar[:, None, :]
+            factor = np.linalg.cholesky(np.einsum("tni,tnj->tij", c, c))
+        unit, log_diag = self._times(state, factor)
+        return ScatterPool(size, self._shift(state, zbar), unit, log_diag)
+
+    def fit_pool(self, pool: ScatterPool) -> MVGaussianState:
+        """Sigma = S / D(N), D = N - 1 or N: chol(Sigma) = chol(S) / sqrt(D), so only the
+        log-diagonal changes."""
+        divisor = pool.size if self.estimator == "ml" else pool.size - 1
+        return MVGaussianState(
+            pool.mean.copy(), pool.unit.copy(), pool.log_diag - 0.5 * np.log(divisor)[:, None]
+        )
+
+    def sample(self, state: MVGaussianState, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(trials, n, d) samples mean + U diag(e^l) z. Raw samples are absolute numbers: once
+        a covariance has collapsed below about 1e-16 of the mean's magnitude they round to the
+        mean (the pooled path has no such floor)."""
+        z = rng.standard_normal((state.mean.shape[0], n, self.d))
+        with np.errstate(under="ignore"):
+            z *= np.exp(state.log_diag)[:, None, :]
+        return state.mean[:, None, :] + np.einsum("tij,tnj->tni", state.unit, z)
+
+    def pool_of(self, samples: np.ndarray) -> ScatterPool:
+        """The pool of raw samples (trials, N, d). Where a diagonal entry of the scatter leaves
+        [1e-280, 1e280], that trial's deviations are first divided by their largest magnitude
+        (the scale goes back in as a log), so the scatter neither under- nor overflows. N <= d
+        points, or a batch in which some trial's points are degenerate (both give a singular
+        scatter, which Cholesky refuses), are added one rank-one update at a time."""
+        trials, size, d = samples.shape
+        mean = (np.ones(size) @ samples) / size  # a batched product: far faster than mean(axis=1)
+        dev = samples - mean[:, None, :]
+        log_scale = np.zeros(trials)
+        if size > d:
+            scatter = dev.transpose(0, 2, 1) @ dev
+            diag = np.diagonal(scatter, axis1=1, axis2=2)
+            # Rescale only where a square left (or nearly left) the normal float range.
+            odd = ~np.all((diag > 1e-280) & (diag < 1e280), axis=1)
+            if np.any(odd):
+                part = dev[odd]
+                peak = np.abs(part).max(axis=(1, 2))
+                scale = np.where(peak > 0, peak, 1.0)
+                part /= scale[:, None, None]
+                scatter[odd] = part.transpose(0, 2, 1) @ part
+                log_scale[odd] = np.log(scale)
+            try:
+                chol = np.linalg.cholesky(scatter)
+            except np.linalg.LinAlgError:
+                chol = None  # some trial's points are (numerically) degenerate
+            if chol is not None:
+                diag = np.diagonal(chol, axis1=1, axis2=2)
+                unit = chol / diag[:, None, :]
+                log_diag = np.log(diag) + log_scale[:, None]
+                return ScatterPool(np.full(trials, float(size)), mean, unit, log_diag)
+        # Fewer than d + 1 points, or degenerate ones (raw samples of a covariance collapsed
+        # below their rounding): add the points one rank-one update at a time, which accepts a
+        # singular scatter (log-diagonal -inf).
+        peak = np.abs(dev).max(axis=(1, 2))
+        scale = np.where(peak > 0, peak, 1.0)
+        dev /= scale[:, None, None]
+        unit = np.tile(np.eye(d), (trials, 1, 1))
+        log_diag = np.full((trials, d), -np.inf)
+        for i in range(size):
+            cholesky_update(unit, log_diag, np.log(scale), dev[:, i])
+        return ScatterPool(np.full(trials, float(size)), mean, unit, log_diag)
+
+    def fit_samples(self, samples: np.ndarray) -> MVGaussianState:
+        """Sample mean and covariance (divisor N - 1 or N) of raw samples (trials, N, d)."""
+        return self.fit_pool(self.pool_of(samples))
 
     # -- reporting ------------------------------------------------------------------------
     def logdet(self, state: MVGaussianState) -> np.ndarray:
