@@ -234,7 +234,8 @@ def simulate(
     block = fam.block_trials(method, int(sizes.max()))
     if workflow != "replace" and needs_sample_path(fam, workflow):
         # The sample path keeps every point of every generation.
-        block = max(1, min(block, BLOCK_ELEMENTS // (fam.state_elements() + int(sizes[1:].sum()))))
+        kept = fam.state_elements() + int(sizes[1:].sum()) * fam.point_elements()
+        block = max(1, min(block, BLOCK_ELEMENTS // kept))
 
     # ---- observers -------------------------------------------------------------------------
     keep_obs = [

@@ -150,6 +150,10 @@ class Family(ABC):
         """Number of numbers one trial's state holds (sizes the blocks)."""
         return 1
 
+    def point_elements(self) -> int:
+        """Numbers per sample point (d for d-dimensional data; sizes sample-path blocks)."""
+        return 1
+
     def block_trials(self, method: str, n: int) -> int:
         """Trials per block: fixed by the configuration, never by the machine.
 

@@ -271,6 +271,9 @@ class GMM(Family):
     def trajectory(self, state: GMMState) -> np.ndarray:
         return np.stack(self._params(state))
 
+    def point_elements(self) -> int:
+        return self.d
+
     def state_elements(self) -> int:
         return self.k * (1 + self.d + self.d * self.d)
 

@@ -332,6 +332,9 @@ class MVGaussian(Family):
     def state_elements(self) -> int:
         return self.d + self.d * self.d + 1
 
+    def point_elements(self) -> int:
+        return self.d
+
     def events(self) -> tuple[Event, ...]:
         return scale_events(self.eps, "det(Sigma_k)^(1/(2d))")
 
