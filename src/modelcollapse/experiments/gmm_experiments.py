@@ -235,6 +235,7 @@ def run_collapse(ctx: Context) -> Outcome:
                     # The published joint-ML curve was made by the published solver, not by a
                     # global maximiser: ours is shown against it but not judged by it.
                     comparable=est != "joint-ml",
+                    reason="other estimator",
                 )
             )
     for kv in sorted({**PUBLISHED_BOUND, 100: None}):
