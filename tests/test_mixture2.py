@@ -188,7 +188,7 @@ def test_approx_collapses_faster_than_joint_ml():
             seed=7,
             eps=[0.1],
         )
-        _, v, e = res.metric("collapse_prob[eps=0.1]")
+        _, v, e = res.metric("sigma_above[eps=0.1]")
         out[est] = (v[-1], e[-1])
     diff = out["joint-ml"][0] - out["approx-ml"][0]
     se = math.hypot(out["joint-ml"][1], out["approx-ml"][1])
@@ -212,7 +212,7 @@ def test_theorem4_bound_holds_for_the_approximate_estimator():
         seed=8,
         eps=[eps],
     )
-    g, v, e = res.metric(f"collapse_prob[eps={eps:g}]")
+    g, v, e = res.metric(f"sigma_above[eps={eps:g}]")
     sel = (g % 5 == 0) & (g > 0)
     bound = (1.0 / eps) * np.exp(-g / (4 * n))
     sel &= bound < 1
@@ -255,7 +255,7 @@ def test_summary_metrics_and_default_method():
     )
     assert res.config["method"] == "naive"
     names = set(res.summary["metric"].tolist())
-    assert {"mu_mean", "sigma_mean", "collapse_prob[eps=0.1]", "collapse_prob[eps=0.5]"} <= names
+    assert {"mu_mean", "sigma_mean", "sigma_above[eps=0.1]", "sigma_above[eps=0.5]"} <= names
     with pytest.raises(ConfigError, match="method"):
         simulate("mixture2", n=10, generations=3, trials=5, seed=1, method="exact")
 
@@ -306,7 +306,7 @@ def test_cli(tmp_path):
     ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "collapse_prob[eps=0.1]" in result.output
+    assert "sigma_above[eps=0.1]" in result.output
     for bad, field in (
         (["--param", "eta=1"], "eta"),
         (["--method", "exact"], "method"),

@@ -19,7 +19,12 @@ import numpy as np
 
 from modelcollapse.errors import ConfigError
 from modelcollapse.families import Family, make_family
-from modelcollapse.families.base import BLOCK_ELEMENTS, Observable
+from modelcollapse.families.base import (
+    BLOCK_ELEMENTS,
+    Observable,
+    resolve_metric,
+    resolve_metrics,
+)
 from modelcollapse.moments import Moments
 from modelcollapse.progress import progress_bar
 from modelcollapse.seeding import block_generator
@@ -50,6 +55,7 @@ class SimulationResult:
 
     def metric(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(generations, values, standard errors) of one metric."""
+        name = resolve_metric(name, self.summary["metric"].tolist())
         rows = self.summary.where(metric=name)
         if len(rows) == 0:
             known = sorted(set(self.summary["metric"].tolist()))
@@ -181,7 +187,7 @@ def simulate(
         observables += (Observable("real_fraction", doc="share of real data in the training set"),)
     all_metrics = tuple(m for obs in observables for m in obs.metric_names())
     if metrics is not None:
-        metrics = list(metrics)
+        metrics = resolve_metrics(list(metrics), all_metrics)
         for m in metrics:
             if m not in all_metrics:
                 raise ConfigError("metric", m, f"{fam.name} reports: {', '.join(all_metrics)}")

@@ -116,7 +116,7 @@ _with_common = stack_options(
     help="exact: draw the sufficient statistic; naive: draw all n samples "
     "(default: exact where the family has it, else naive).",
 )
-@click.option("--eps", type=float, multiple=True, help="Thresholds for collapse_prob (repeatable).")
+@click.option("--eps", type=float, multiple=True, help="Thresholds for sigma_above (repeatable).")
 @click.option(
     "--counts",
     "counts_file",

@@ -31,7 +31,7 @@ from modelcollapse.theory.gaussian import (
 
 N, EPS, GENERATIONS, TRIALS, S = 10, 0.1, 200, 1000, 0.35
 PUBLISHED = {
-    "collapse_prob": {23: 0.79, 45: 0.43, 67: 0.22, 89: 0.12, 111: 0.06, 200: 0.01},
+    "sigma_above": {23: 0.79, 45: 0.43, 67: 0.22, 89: 0.12, 111: 0.06, 200: 0.01},
     "moment_bound": {67: 0.91, 89: 0.52, 111: 0.30, 133: 0.17, 200: 0.03},
     "bertrand_bound": {89: 0.85, 111: 0.46, 133: 0.25, 200: 0.04},
 }
@@ -54,7 +54,7 @@ def run(ctx: Context) -> Outcome:
     k, sim, se = r.metric(eps_label(EPS))
     exact = sigma_tail(EPS, 1.0, N, k, "unbiased")
     curves = {
-        "collapse_prob": sim,
+        "sigma_above": sim,
         "moment_bound": moment_bound(EPS, 1.0, N, k, s=S, estimator="unbiased"),
         "bertrand_bound": bertrand_bound(EPS, 1.0, N, k, estimator="unbiased"),
     }
@@ -80,7 +80,7 @@ def run(ctx: Context) -> Outcome:
             ax,
             list(pub),
             list(pub.values()),
-            label="published (read off the paper)" if name == "collapse_prob" else None,
+            label="published (read off the paper)" if name == "sigma_above" else None,
         )
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("generation k")
@@ -90,10 +90,10 @@ def run(ctx: Context) -> Outcome:
 
     rows = curve_rows(
         "gauss-collapse",
-        "collapse_prob",
+        "sigma_above",
         k,
         sim,
-        PUBLISHED["collapse_prob"],
+        PUBLISHED["sigma_above"],
         stderr=se,
         exact=exact,
     )

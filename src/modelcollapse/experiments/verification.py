@@ -206,7 +206,7 @@ def run_checks(quick: bool, seed: int = 1) -> tuple[list[Check], dict[str, Any]]
                 )
                 v, e = _pick(r, "sigma2_mean", kk)
                 checks += _z_checks("gaussian", setting, "E[Sigma_k^2]", kk, v, e, s_exact[kk])
-            v, e = _pick(r, f"collapse_prob[eps={eps:g}]", ks)
+            v, e = _pick(r, f"sigma_above[eps={eps:g}]", ks)
             checks += _z_checks(
                 "gaussian",
                 setting,
@@ -239,7 +239,7 @@ def run_checks(quick: bool, seed: int = 1) -> tuple[list[Check], dict[str, Any]]
                         "ks",
                     )
                 )
-            gens, prob, se = r.metric(f"collapse_prob[eps={eps:g}]")
+            gens, prob, se = r.metric(f"sigma_above[eps={eps:g}]")
             curves.setdefault("gaussian", []).append(
                 (setting, gens, prob, se, sigma_tail(eps, 1.0, n, gens, estimator))
             )

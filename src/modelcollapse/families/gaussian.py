@@ -27,12 +27,12 @@ class GaussianState:
 
 
 def eps_label(eps: float) -> str:
-    return f"collapse_prob[eps={eps:g}]"
+    return f"sigma_above[eps={eps:g}]"
 
 
 @dataclass(frozen=True)
 class Gaussian(Family):
-    """Gaussian family. ``eps`` lists thresholds for ``collapse_prob[eps=...]`` = Pr(Sigma_k > eps)."""
+    """Gaussian family. ``eps`` lists thresholds for ``sigma_above[eps=...]`` = Pr(Sigma_k > eps)."""
 
     name: ClassVar[str] = "gaussian"
     estimators: ClassVar[tuple[str, ...]] = ("unbiased", "ml")
