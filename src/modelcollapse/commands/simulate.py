@@ -21,22 +21,52 @@ from modelcollapse.config import RunConfig, load_toml, make_config
 from modelcollapse.engine import SimulationResult
 from modelcollapse.engine import simulate as run_simulation
 from modelcollapse.store import write_run
-from modelcollapse.table import Table
+
+
+def shown_generations(recorded: np.ndarray, max_rows: int = 12) -> np.ndarray:
+    """Evenly spaced recorded generations for the printed table: 0, s, 2s, ... and the last.
+
+    The step s is the recording interval times the smallest 1, 2 or 5 times a power of ten that
+    keeps the table within ``max_rows`` rows (plus the last generation)."""
+    recorded = np.unique(np.asarray(recorded))
+    if len(recorded) <= max_rows:
+        return recorded
+    # Steps are multiples of the recording interval (the last generation is always recorded,
+    # so it may break the pattern and is left out of the interval).
+    every = int(np.gcd.reduce(np.diff(recorded[:-1]).astype(np.int64))) if len(recorded) > 2 else 1
+    span = int(recorded[-1] - recorded[0])
+    step = every * next(
+        m * 10**e
+        for e in range(20)
+        for m in (1, 2, 5)
+        if span / (every * m * 10**e) <= max_rows - 1
+    )
+    targets = np.arange(recorded[0], recorded[-1] + 1, step)
+    idx = np.abs(recorded[None, :] - targets[:, None]).argmin(axis=1)
+    return np.unique(np.r_[recorded[idx], recorded[-1]])
 
 
 def _wide(result: SimulationResult, max_rows: int = 12) -> str:
-    """Generation by metric values, a few generations spread over the run."""
+    """Generation by metric, "value ± standard error", at evenly spaced generations."""
     summary = result.summary
-    gens = np.unique(summary["generation"])
-    if len(gens) > max_rows:
-        gens = gens[np.unique(np.linspace(0, len(gens) - 1, max_rows).round().astype(int))]
+    gens = shown_generations(summary["generation"], max_rows)
     names = list(dict.fromkeys(summary["metric"].tolist()))
-    cols: dict[str, list] = {"generation": list(gens)}
+    columns = [["generation", *(str(int(g)) for g in gens)]]
     for name in names:
         rows = summary.where(metric=name)
-        lookup = dict(zip(rows["generation"].tolist(), rows["value"].tolist(), strict=True))
-        cols[name] = [lookup[g] for g in gens.tolist()]
-    return Table(cols).format(max_rows=max_rows + 2)
+        values = dict(zip(rows["generation"].tolist(), rows["value"].tolist(), strict=True))
+        errors = dict(zip(rows["generation"].tolist(), rows["stderr"].tolist(), strict=True))
+        cells = [name]
+        for g in gens.tolist():
+            v, e = values[g], errors[g]
+            cells.append(f"{v:.6g}" if not e or not np.isfinite(e) else f"{v:.6g} ± {e:.2g}")
+        columns.append(cells)
+    widths = [max(len(c) for c in col) for col in columns]
+    lines = [
+        "  ".join(col[i].rjust(w) for col, w in zip(columns, widths, strict=True))
+        for i in range(len(gens) + 1)
+    ]
+    return "\n".join(lines) + "\n(value ± Monte Carlo standard error; --json or --out for every generation)"
 
 
 def _header(result: SimulationResult) -> str:
@@ -96,7 +126,11 @@ _with_common = stack_options(
 
 
 @click.command()
-@click.option("--family", required=True, help="bernoulli | poisson | categorical | gaussian | ...")
+@click.option(
+    "--family",
+    required=True,
+    help="bernoulli | poisson | categorical | gaussian | mixture2 | gmm | mvgaussian.",
+)
 @click.option(
     "--param",
     "params",
@@ -116,7 +150,7 @@ _with_common = stack_options(
     help="exact: draw the sufficient statistic; naive: draw all n samples "
     "(default: exact where the family has it, else naive).",
 )
-@click.option("--eps", type=float, multiple=True, help="Thresholds for sigma_above (repeatable).")
+@click.option("--eps", type=float, multiple=True, help="Thresholds E of sigma_above[eps=E] = Pr(Sigma_k > E) (repeatable).")
 @click.option(
     "--counts",
     "counts_file",
@@ -124,7 +158,12 @@ _with_common = stack_options(
     default=None,
     help="Categorical start from a symbol<TAB>count file.",
 )
-@click.option("--metric", "metrics", multiple=True, help="Keep only these metrics (repeatable).")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    help="Keep only these metrics (repeatable); sigma_above alone keeps every --eps.",
+)
 @click.option(
     "--trajectories",
     type=int,
