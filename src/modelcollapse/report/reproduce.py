@@ -237,9 +237,9 @@ def reproduce(
         bar.close()
         total = time.perf_counter() - started
 
-        # Index, comparison table and report.json list every experiment of the report (the ones
-        # just run and the kept ones), in registry order.
-        order = [i for i in REGISTRY if i in new_views or i in kept]
+        # Index, comparison table and report.json list every experiment of the report: in the
+        # order asked for on a fresh report, in registry order when kept ones are merged in.
+        order = [i for i in REGISTRY if i in new_views or i in kept] if kept else list(new_views)
         views, comparisons = [], []
         for exp_id in order:
             stored = json.loads((tmp / "views" / f"{exp_id}.json").read_text(encoding="utf-8"))
