@@ -1,7 +1,7 @@
 """Engine speed: trial-generations per second of the exact path, the naive path, a per-trial
 Python loop in the style of the paper's published notebook, and the raw numpy sampler.
 
-Run:  python benchmarks/bench_engine.py [--quick]
+Run:  python benchmarks/bench_engine.py [--quick | --tiny]
 
 All numbers of one table come from one run on one machine; compare ratios, not absolute rates,
 across machines (these are noisy). Uses one thread: the engine is run with workers=1.
@@ -18,9 +18,13 @@ import numpy as np
 
 from modelcollapse import simulate
 
+#: Seconds each timing runs for (best of three); --tiny lowers it.
+MIN_TIME = 0.5
 
-def rate(func, work: float, min_time: float = 0.5) -> float:
+
+def rate(func, work: float, min_time: float | None = None) -> float:
     """Best-of-three work units per second of ``func``."""
+    min_time = MIN_TIME if min_time is None else min_time
     best = math.inf
     for _ in range(3):
         reps, start = 0, time.perf_counter()
@@ -55,8 +59,14 @@ def notebook_loop_bernoulli(n: int, generations: int, trials: int, seed: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    parser.add_argument(
+        "--tiny", action="store_true", help="tiny sizes: checks that the script runs (tests)"
+    )
     args = parser.parse_args()
-    T = 20_000 if args.quick else 200_000
+    if args.tiny:
+        global MIN_TIME
+        MIN_TIME = 0.0
+    T = 1_000 if args.tiny else 20_000 if args.quick else 200_000
     G = 20
     rng = np.random.default_rng(0)
     rows = []
@@ -189,7 +199,7 @@ def main() -> None:
     weights = 1.0 / (np.arange(m) + 2.7)
     counts = np.maximum(1, np.round(weights / weights.sum() * n)).astype(np.int64)
     counts[0] += n - counts.sum()
-    tc = 8 if args.quick else 40
+    tc = 2 if args.tiny else 8 if args.quick else 40
     ex = rate(
         lambda: simulate(
             "categorical", params={"counts": counts}, n=n, generations=3, trials=tc, seed=1

@@ -14,23 +14,34 @@ to the full count, which is exact for a loop of independent fits up to timing no
 
 Usage::
 
-    python benchmarks/bench_mixtures.py [--repeat 3] [--sk-trials 500]
+    python benchmarks/bench_mixtures.py [--repeat 3] [--sk-trials 500] [--tiny]
+
+BLAS and OpenMP run on one thread (BENCH_THREADS=N to change, for both sides).
 
 Needs scikit-learn (``pip install 'modelcollapse[sklearn]'``).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
-import time
-import warnings
 
-import numpy as np
+# One BLAS/OpenMP thread for both sides, set before numpy (and scikit-learn) load their BLAS:
+# the batched EM and the scikit-learn loop then use the same single core. Earlier runs without
+# this let BLAS spread over both cores (and over the machine's other work), which is not a fair
+# one-core comparison. BENCH_THREADS=N changes it for both.
+_THREADS = os.environ.get("BENCH_THREADS", "1")
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = _THREADS
 
-from modelcollapse.families.em import fit_gmm
-from modelcollapse.families.mixture_estimators import approx_ml, joint_ml
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from modelcollapse.families.em import fit_gmm  # noqa: E402
+from modelcollapse.families.mixture_estimators import approx_ml, joint_ml  # noqa: E402
 
 
 def _best(fn, repeat: int) -> float:
@@ -52,16 +63,20 @@ def _sk_loop(x: np.ndarray, k: int) -> None:
             GaussianMixture(k, max_iter=100, tol=1e-3, random_state=i).fit(x[i])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     parser.add_argument("--sk-trials", type=int, default=500, help="trials timed for sklearn")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--tiny", action="store_true", help="tiny sizes: checks that the script runs (tests)"
+    )
+    args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     rows = []
+    scale = 100 if args.tiny else 1
 
     # 1. mixture2, 10,000 trials of n = 10
-    trials, n = 10_000, 10
+    trials, n = 10_000 // scale, 10
     y = rng.choice([-1.0, 1.0], size=(trials, n)) + rng.standard_normal((trials, n))
     t_joint = _best(lambda: joint_ml(y), args.repeat)
     t_approx = _best(lambda: approx_ml(y), args.repeat)
@@ -71,7 +86,7 @@ def main() -> None:
     rows.append(("mixture2 approx-ML, 10,000 x n=10", t_approx, t_sk))
 
     # 2. EM, 1,000 trials of n = 1000, K = 2, d = 1
-    trials, n = 1000, 1000
+    trials, n = 1000 // scale, 1000 // (10 if args.tiny else 1)
     labels = rng.random((trials, n)) < 0.5
     x = np.where(labels, -2.0, 2.0) + rng.standard_normal((trials, n))
     t_em = _best(lambda: fit_gmm(x, 2, np.random.default_rng(1)), args.repeat)
@@ -81,7 +96,8 @@ def main() -> None:
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} logical CPUs, "
-        f"{platform.processor() or platform.platform()}; numpy {np.__version__}"
+        f"{platform.processor() or platform.platform()}; numpy {np.__version__}; "
+        f"BLAS/OpenMP threads: {_THREADS} (BENCH_THREADS)"
     )
     print(
         f"{'fit (all trials, one generation)':40s} {'batched s':>10s} {'sklearn s':>10s} "

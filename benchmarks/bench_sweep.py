@@ -1,6 +1,6 @@
 """Sweep speed: a 64-cell sweep on the local executor with 1 and 2 workers, and on Dask.
 
-Run:  python benchmarks/bench_sweep.py [--quick] [--no-dask] [--repeat R] [--json FILE]
+Run:  python benchmarks/bench_sweep.py [--quick | --tiny] [--no-dask] [--repeat R] [--json FILE]
 
 Each configuration runs the same sweep into a fresh directory (so nothing is skipped) and is
 timed end to end as a user sees it: joblib's worker start-up and the Dask LocalCluster start-up
@@ -78,11 +78,14 @@ def dask_startup(workers: int, repeat: int = 1) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small cells (a smoke run)")
+    parser.add_argument(
+        "--tiny", action="store_true", help="tiny cells: checks that the script runs (tests)"
+    )
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask executor")
     parser.add_argument("--repeat", type=int, default=1, help="best of this many runs")
     parser.add_argument("--json", default=None, help="also write the numbers to this file")
     args = parser.parse_args()
-    spec = parse_sweep(make_sweep(2_000 if args.quick else 32_000))
+    spec = parse_sweep(make_sweep(200 if args.tiny else 2_000 if args.quick else 32_000))
     cells = len(spec.cells)
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"{cells}-cell sweep on {platform.processor() or platform.machine()}, {cpus} CPUs")

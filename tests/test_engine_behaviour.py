@@ -143,7 +143,7 @@ def test_cli_simulate_writes_run_directory_and_json(tmp_path):
     assert {"modelcollapse", "numpy", "python"} <= set(info["versions"])
     summary = read_parquet(out / "summary.parquet")
     assert list(summary.columns) == ["generation", "metric", "value", "stderr"]
-    assert "collapse_prob[eps=0.5]" in set(summary["metric"].tolist())
+    assert "sigma_above[eps=0.5]" in set(summary["metric"].tolist())
     assert len(read_parquet(out / "trajectories.parquet")) == 6 * 3
     res = CliRunner().invoke(cli, ["simulate", "--family", "bernoulli", "--param", "p=0.5",
                                    "--n", "10", "--generations", "2", "--trials", "20",

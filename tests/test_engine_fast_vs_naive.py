@@ -1,11 +1,10 @@
 """The exact (sufficient-statistic) step against the naive (sample-then-fit) step.
 
 Both must give the same distribution of the parameters after several generations. Each test
-compares the per-trial parameters at the last generation with two-sample tests (Kolmogorov-Smirnov
-for continuous parameters, chi-square homogeneity for discrete ones); the false-failure rate of
-each test function is 1e-4, split (Bonferroni) over its comparisons. With 8,000 trials per path
-the KS test detects a shift of 0.06 standard deviations, so a step with the wrong divisor, a
-missing 1/sqrt(n) or a wrong binomial size fails.
+compares the per-trial parameters at the last generation with chi-square homogeneity tests of the
+discrete parameters; the false-failure rate of each test function is 1e-4, split (Bonferroni)
+over its comparisons. The continuous parameters (Gaussian, categorical entropy) are tested
+against exact moments with far more power in ``test_fast_vs_naive_power.py``.
 """
 
 from __future__ import annotations
@@ -41,15 +40,6 @@ def _chi2_homogeneity(a, b) -> float:
     return float(stats.chi2_contingency(pooled)[1])
 
 
-def test_gaussian_exact_equals_naive():
-    for estimator in ("unbiased", "ml"):
-        a = _final("gaussian", {"mu": 0.5, "sigma": 2.0}, 12, 8, "exact", 21, estimator=estimator)
-        b = _final("gaussian", {"mu": 0.5, "sigma": 2.0}, 12, 8, "naive", 22, estimator=estimator)
-        for name in ("mu", "log_sigma2"):
-            p = stats.ks_2samp(a[name], b[name]).pvalue
-            assert p > ALPHA / 4, f"{estimator} {name}: KS p = {p:.2e}"
-
-
 def test_bernoulli_exact_equals_naive():
     a = _final("bernoulli", {"p": 0.3}, 40, 6, "exact", 23)
     b = _final("bernoulli", {"p": 0.3}, 40, 6, "naive", 24)
@@ -66,6 +56,4 @@ def test_categorical_exact_equals_naive_from_counts_and_from_p():
     for params, seed in (({"counts": [1, 2, 3, 0, 10, 4]}, 27), ({"p": [0.05, 0.15, 0.3, 0.5]}, 29)):
         a = _final("categorical", params, 20, 5, "exact", seed)
         b = _final("categorical", params, 20, 5, "naive", seed + 1)
-        assert _chi2_homogeneity(a["uniq"], b["uniq"]) > ALPHA / 4
-        p = stats.ks_2samp(a["entropy"], b["entropy"]).pvalue
-        assert p > ALPHA / 4, f"entropy KS p = {p:.2e}"
+        assert _chi2_homogeneity(a["uniq"], b["uniq"]) > ALPHA / 2

@@ -213,7 +213,7 @@ def test_family_runs_and_reports():
         "weight0_mean",
         "mean1_mean",
         "std0_mean",
-        "collapse_prob[eps=0.1]",
+        "sigma_above[eps=0.1]",
     } <= names
     assert np.all(np.isfinite(res.summary["value"]))
     traj = res.trajectories

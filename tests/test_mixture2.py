@@ -101,17 +101,19 @@ def test_estimators_differ_as_the_paper_describes():
     """gmm-scatter (mu0 = 2, s0 = 1, n = 10): nearly all points on y = x, a few where joint ML
     gives mu = 0 while the approximate estimator does not.
 
-    With this seed: 92.6% of 2000 trials within 0.1 and 10 trials with joint mu = 0. The
-    thresholds (80%, >= 2) sit more than 10 binomial standard errors from these values
-    (false-failure rate far below 1e-4); a solver that never returns 0 or an estimator off by
-    more than 0.1 fails them.
+    Seed 11, 20,000 trials. The rates were estimated once, on an independent sample (seed 12,
+    100,000 trials), as 0.926 (within 0.1) and 0.0039 (joint mu = 0, approximate mu > 0.5).
+    Thresholds: "nearly all" read as more than 80%, 66 binomial standard errors below 0.926;
+    "a few" as at least 30, where 78 are expected (Poisson lower tail below 1e-9). Both
+    false-failure rates are far below 1e-4; a solver that never returns 0 gives 0, and an
+    estimator off by more than 0.1 fails the first check.
     """
     rng = np.random.default_rng(11)
-    y = _data(rng, 2.0, 1.0, 2000, 10)
+    y = _data(rng, 2.0, 1.0, 20_000, 10)
     mj, _ = joint_ml(y)
     ma, _ = approx_ml(y)
     assert np.mean(np.abs(ma - mj) < 0.1) > 0.8
-    assert np.sum((mj == 0) & (ma > 0.5)) >= 2
+    assert np.sum((mj == 0) & (ma > 0.5)) >= 30
     assert np.all(ma > 0)
 
 
@@ -187,7 +189,7 @@ def test_approx_collapses_faster_than_joint_ml():
             seed=7,
             eps=[0.1],
         )
-        _, v, e = res.metric("collapse_prob[eps=0.1]")
+        _, v, e = res.metric("sigma_above[eps=0.1]")
         out[est] = (v[-1], e[-1])
     diff = out["joint-ml"][0] - out["approx-ml"][0]
     se = math.hypot(out["joint-ml"][1], out["approx-ml"][1])
@@ -195,9 +197,11 @@ def test_approx_collapses_faster_than_joint_ml():
 
 
 def test_theorem4_bound_holds_for_the_approximate_estimator():
-    """Pr(S_k > eps) <= (sigma0/eps) exp(-k/(4n)) (Theorem 4). 2000 trials, k <= 60, n = 5,
-    eps = 0.5 where the bound is informative; each of 12 checks allows z_bound(12) standard
-    errors above the bound (total false-failure rate 1e-4)."""
+    """Pr(S_k > eps) <= (sigma0/eps) exp(-k/(4n)) (Theorem 4). 2000 trials (seed 8), n = 5,
+    eps = 0.5, k = 5, 10, ..., 60. Only generations where the bound is below 1 are checked
+    (k > 4n log(sigma0/eps) = 13.9): at k = 5 and 10 the bound is >= 1 and no probability can
+    exceed it, so a check there could not fail. Each of the 10 remaining checks allows
+    z_bound(10) standard errors above the bound (total false-failure rate 1e-4)."""
     n, eps = 5, 0.5
     res = simulate(
         "mixture2",
@@ -209,11 +213,13 @@ def test_theorem4_bound_holds_for_the_approximate_estimator():
         seed=8,
         eps=[eps],
     )
-    g, v, e = res.metric(f"collapse_prob[eps={eps:g}]")
-    sel = g[::5][1:]
-    bound = (1.0 / eps) * np.exp(-sel / (4 * n))
-    se = np.maximum(e[::5][1:], 1 / 2000)
-    assert np.all(v[::5][1:] <= bound + z_bound(12) * se)
+    g, v, e = res.metric(f"sigma_above[eps={eps:g}]")
+    sel = (g % 5 == 0) & (g > 0)
+    bound = (1.0 / eps) * np.exp(-g / (4 * n))
+    sel &= bound < 1
+    assert sel.sum() == 10
+    se = np.maximum(e, 1 / 2000)
+    assert np.all(v[sel] <= bound[sel] + z_bound(int(sel.sum())) * se[sel])
 
 
 def test_long_horizon_never_nan():
@@ -250,7 +256,7 @@ def test_summary_metrics_and_default_method():
     )
     assert res.config["method"] == "naive"
     names = set(res.summary["metric"].tolist())
-    assert {"mu_mean", "sigma_mean", "collapse_prob[eps=0.1]", "collapse_prob[eps=0.5]"} <= names
+    assert {"mu_mean", "sigma_mean", "sigma_above[eps=0.1]", "sigma_above[eps=0.5]"} <= names
     with pytest.raises(ConfigError, match="method"):
         simulate("mixture2", n=10, generations=3, trials=5, seed=1, method="exact")
 
@@ -301,7 +307,7 @@ def test_cli(tmp_path):
     ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "collapse_prob[eps=0.1]" in result.output
+    assert "sigma_above[eps=0.1]" in result.output
     for bad, field in (
         (["--param", "eta=1"], "eta"),
         (["--method", "exact"], "method"),

@@ -99,7 +99,7 @@ def test_family_reproduces_the_published_joint_ml_curve():
             seed=11,
             eps=[0.1],
         )
-        k, v, e = r.metric("collapse_prob[eps=0.1]")
+        k, v, e = r.metric("sigma_above[eps=0.1]")
         res[est] = {kv: (v[k == kv][0], e[k == kv][0]) for kv in (20, 40)}
         assert np.all(np.isfinite(r.metric("log_sigma2_mean")[1]))
     z = stats.norm.isf(1e-4 / 4)

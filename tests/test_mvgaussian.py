@@ -146,7 +146,7 @@ def test_long_horizon_in_log_space():
     sd = math.sqrt(theory.logdet_var(k, n, d)[()] / 200)
     assert abs(m[-1] - theory.logdet_mean(k, n, d)[()]) < 5 * sd
     assert m[-1] < -1000
-    _, p, _ = res.metric("collapse_prob[eps=0.001]")
+    _, p, _ = res.metric("sigma_above[eps=0.001]")
     assert p[-1] == 0.0
 
 

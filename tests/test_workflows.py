@@ -16,7 +16,7 @@ from scipy import stats
 from modelcollapse import simulate
 from modelcollapse.cli import cli
 from modelcollapse.errors import ConfigError
-from modelcollapse.families import Bernoulli, Gaussian
+from modelcollapse.families import Gaussian
 from modelcollapse.pools import CountPool
 from modelcollapse.seeding import block_generator
 from modelcollapse.theory.bernoulli import bernoulli_survival
@@ -342,7 +342,18 @@ def test_workflows_for_families_without_pools_are_refused():
         with pytest.raises(ConfigError, match="workflow"):
             simulate(fam, n=10, generations=2, trials=4, seed=1, workflow=workflow)
     simulate(PoolsOnly(), n=10, generations=2, trials=4, seed=1, workflow="accumulate")
-    Bernoulli(p=0.5)  # the pooled families construct as before
+    # The same request on a family with pools runs, with the accumulate share 1/k of real data.
+    r = simulate(
+        "bernoulli",
+        params={"p": 0.5},
+        n=10,
+        generations=2,
+        trials=4,
+        seed=1,
+        workflow="accumulate",
+        metrics=["real_fraction"],
+    )
+    assert r.metric("real_fraction")[1].tolist() == [1.0, 1.0, 0.5]
 
 
 def test_mix_stationary_values_are_the_recursions_limits():

@@ -135,7 +135,7 @@ def gaussian(sim: bool) -> None:
             ax,
             _simulate(
                 "gaussian",
-                f"collapse_prob[eps={eps:g}]",
+                f"sigma_above[eps={eps:g}]",
                 n=n,
                 generations=200,
                 params={"mu": 0.0, "sigma": 1.0},

@@ -47,14 +47,22 @@ from modelcollapse.commands._frames import records
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace OUT whatever it holds, starting a new report (without it, OUT must be new, "
+    "empty or an earlier report; --only then updates that report in place).",
+)
 @handles_config_errors
-def reproduce(only, scale, corpus, out, seed, workers, list_only, progress):
+def reproduce(only, scale, corpus, out, seed, workers, list_only, progress, overwrite):
     """Reproduce every experiment of the paper and write a report that compares our numbers
     with exact theory and with the published values.
 
     \b
     Writes OUT/index.html (self-contained), OUT/figures/ID.png|svg, OUT/results/ID.parquet,
     OUT/comparison.csv and OUT/report.json. Exit status 1 if any experiment disagrees.
+    With --only over an earlier report in OUT, only those experiments are run again and the
+    report keeps the others.
     """
     from modelcollapse.experiments import REGISTRY
     from modelcollapse.report.reproduce import reproduce as run_reproduce
@@ -72,10 +80,16 @@ def reproduce(only, scale, corpus, out, seed, workers, list_only, progress):
         seed=seed,
         workers=workers,
         progress=progress,
+        overwrite=overwrite,
     )
     width = max(len(r["id"]) for r in summary.results)
     for r in summary.results:
-        mark = "-- " if r.get("skipped") else ("ok " if r["ok"] else "!! ")
+        if r.get("skipped"):
+            mark = "-- "
+        elif not r["ok"]:
+            mark = "!! "
+        else:
+            mark = "?? " if r.get("status") == "unchecked" else "ok "
         click.echo(f"{mark}{r['id'].ljust(width)}  {r['time']:6.2f} s  {r['verdict']}")
     click.echo(f"report: {summary.out}/index.html")
     if not summary.ok:

@@ -24,19 +24,57 @@ from modelcollapse.engine import simulate as run_simulation
 from modelcollapse.store import write_run
 
 
+def shown_generations(recorded: np.ndarray, max_rows: int = 12) -> np.ndarray:
+    """Evenly spaced recorded generations for the printed table: 0, s, 2s, ... and the last.
+
+    The step s is the recording interval times the smallest 1, 2 or 5 times a power of ten that
+    keeps the table within ``max_rows`` rows (plus the last generation)."""
+    recorded = np.unique(np.asarray(recorded))
+    if len(recorded) <= max_rows:
+        return recorded
+    # Steps are multiples of the recording interval (the last generation is always recorded,
+    # so it may break the pattern and is left out of the interval).
+    every = int(np.gcd.reduce(np.diff(recorded[:-1]).astype(np.int64))) if len(recorded) > 2 else 1
+    span = int(recorded[-1] - recorded[0])
+    step = every * next(
+        m * 10**e
+        for e in range(20)
+        for m in (1, 2, 5)
+        if span / (every * m * 10**e) <= max_rows - 1
+    )
+    targets = np.arange(recorded[0], recorded[-1] + 1, step)
+    idx = np.abs(recorded[None, :] - targets[:, None]).argmin(axis=1)
+    return np.unique(np.r_[recorded[idx], recorded[-1]])
+
+
 def _wide(result: SimulationResult, max_rows: int = 12) -> str:
-    """Generation by metric values (the final-generation statistics of hitting times apart),
-    a few generations spread evenly over the run, the last included."""
+    """Generation by metric, "value ± standard error", at evenly spaced generations; then the
+    hitting-time statistics (reported once, at the last generation)."""
     summary = result.summary
-    per_gen = summary[~summary["metric"].str.startswith("time_to[")]
-    wide = per_gen.pivot(index="generation", columns="metric", values="value")
-    wide = wide[list(dict.fromkeys(per_gen["metric"]))].reset_index()
-    if len(wide) > max_rows:
-        wide = wide.iloc[np.unique(np.linspace(0, len(wide) - 1, max_rows).round().astype(int))]
-    text = format_frame(wide, max_rows=max_rows + 2)
-    times = summary[summary["metric"].str.startswith("time_to[")]
+    is_time = summary["metric"].str.startswith("time_to[")
+    per_gen, times = summary[~is_time], summary[is_time]
+    gens = shown_generations(per_gen["generation"].to_numpy(), max_rows)
+    names = list(dict.fromkeys(per_gen["metric"].tolist()))
+    columns = [["generation", *(str(int(g)) for g in gens)]]
+    for name in names:
+        rows = per_gen[per_gen["metric"] == name]
+        values = dict(zip(rows["generation"].tolist(), rows["value"].tolist(), strict=True))
+        errors = dict(zip(rows["generation"].tolist(), rows["stderr"].tolist(), strict=True))
+        cells = [name]
+        for g in gens.tolist():
+            v, e = values[g], errors[g]
+            cells.append(f"{v:.6g}" if not e or not np.isfinite(e) else f"{v:.6g} ± {e:.2g}")
+        columns.append(cells)
+    widths = [max(len(c) for c in col) for col in columns]
+    lines = [
+        "  ".join(col[i].rjust(w) for col, w in zip(columns, widths, strict=True))
+        for i in range(len(gens) + 1)
+    ]
+    text = "\n".join(lines) + (
+        "\n(value ± Monte Carlo standard error; --json or --out for every generation)"
+    )
     if len(times):
-        text += "\n\ntime to collapse (generations; NaN: not every trial got there)\n"
+        text += "\n\ntime to collapse (generations; - : not every trial got there)\n"
         text += format_frame(times[["metric", "value", "stderr"]], max_rows=len(times) + 2)
     return text
 
@@ -98,7 +136,11 @@ _with_common = stack_options(
 
 
 @click.command()
-@click.option("--family", required=True, help="bernoulli | poisson | categorical | gaussian | ...")
+@click.option(
+    "--family",
+    required=True,
+    help="bernoulli | poisson | categorical | gaussian | mixture2 | gmm | mvgaussian.",
+)
 @click.option(
     "--param",
     "params",
@@ -118,7 +160,7 @@ _with_common = stack_options(
     help="exact: draw the sufficient statistic; naive: draw all n samples "
     "(default: exact where the family has it, else naive).",
 )
-@click.option("--eps", type=float, multiple=True, help="Thresholds for collapse_prob (repeatable).")
+@click.option("--eps", type=float, multiple=True, help="Thresholds E of sigma_above[eps=E] = Pr(Sigma_k > E) (repeatable).")
 @click.option(
     "--counts",
     "counts_file",
@@ -126,7 +168,12 @@ _with_common = stack_options(
     default=None,
     help="Categorical start from a symbol<TAB>count file.",
 )
-@click.option("--metric", "metrics", multiple=True, help="Keep only these metrics (repeatable).")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    help="Keep only these metrics (repeatable); sigma_above alone keeps every --eps.",
+)
 @click.option(
     "--trajectories",
     type=int,

@@ -138,29 +138,66 @@ def results(sweep_dir, sql, fmt, max_rows):
 
 
 @click.command()
-@click.argument("sweep_dir", type=click.Path(file_okay=False))
-@click.option("--x", "x", required=True, help="Swept field on the x axis (n, p, estimator, ...).")
-@click.option("--y", "y", required=True, help="Metric on the y axis (survival, sigma2_mean, ...).")
-@click.option("--hue", default=None, help="Swept field that separates the lines.")
+@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False))
 @click.option(
-    "--at-generation", type=int, default=None, help="Generation to plot (default: the last)."
+    "--x", "x", default=None, help="Sweeps: the swept field on the x axis (n, p, estimator, ...)."
+)
+@click.option(
+    "--y",
+    "y",
+    required=True,
+    multiple=True,
+    help="Metric on the y axis (survival, sigma2_mean, ...); for a run directory repeatable, "
+    "and sigma_above alone draws every eps.",
+)
+@click.option("--hue", default=None, help="Sweeps: the swept field that separates the lines.")
+@click.option(
+    "--at-generation",
+    type=int,
+    default=None,
+    help="Sweeps: the generation to plot (default: the last).",
 )
 @click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Figure file (.png, .svg, .pdf); default DIR/plots/Y-vs-X.png.",
+    help="Figure file (.png, .svg, .pdf); default DIR/plots/Y-vs-X.png (sweeps) or "
+    "DIR/plots/Y.png (runs).",
 )
 @click.option("--logx/--linx", default=None, help="Log x axis (default: when x spans 2 decades).")
 @click.option("--logy", is_flag=True, help="Log y axis.")
 @handles_config_errors
-def plot(sweep_dir, x, y, hue, at_generation, out, logx, logy):
-    """Draw one metric at one generation against a swept field, with Monte Carlo error bars."""
+def plot(directory, x, y, hue, at_generation, out, logx, logy):
+    """Draw a sweep or a single run.
+
+    \b
+    A sweep directory: one metric at one generation against a swept field (--x), with Monte
+    Carlo error bars. A run directory (summary.parquet and run.json, from simulate --out):
+    metrics over the generations, with bands of ±2 standard errors.
+    """
+    from modelcollapse.errors import ConfigError
+    from modelcollapse.report.run_plot import is_run_dir, plot_run
+
+    if is_run_dir(directory):
+        for name, value in (("--x", x), ("--hue", hue), ("--at-generation", at_generation)):
+            if value is not None:
+                raise ConfigError(name, value, "nothing: a run directory is drawn over generations")
+        fig = plot_run(directory, y=list(y), out=out, logy=logy)
+        click.echo(
+            f"wrote {fig.path}: {', '.join(fig.metrics)} over generations "
+            f"{fig.generations[0]}..{fig.generations[1]} (bands: ±2 s.e.)"
+        )
+        return
     from modelcollapse.sweep.plot import plot_sweep
 
+    if x is None:
+        raise ConfigError("--x", "", "a swept field (required for a sweep directory)")
+    if len(y) != 1:
+        raise ConfigError("--y", ",".join(y), "one metric for a sweep directory")
     fig = plot_sweep(
-        sweep_dir, x=x, y=y, hue=hue, at_generation=at_generation, out=out, logx=logx, logy=logy
+        directory, x=x, y=y[0], hue=hue, at_generation=at_generation, out=out, logx=logx,
+        logy=logy,
     )
     note = f" (mean over {', '.join(fig.averaged_over)})" if fig.averaged_over else ""
     click.echo(f"wrote {fig.path}: {fig.y} at generation {fig.generation} vs {fig.x}{note}")

@@ -185,7 +185,9 @@ def forget(
         "law 2/ln 2 = 2.885 (Poisson branching limit)"
     )
     if out is not None:
-        click.echo(f"wrote {out}/ (summary.parquet, words.parquet, forgetting.png, run.json)")
+        click.echo(
+            f"wrote {out}/ (summary.parquet, words.parquet, counts.tsv, forgetting.png, run.json)"
+        )
 
 
 @click.command()

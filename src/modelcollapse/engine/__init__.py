@@ -30,7 +30,7 @@ from modelcollapse.engine.observers import (
 from modelcollapse.engine.result import SimulationResult
 from modelcollapse.errors import ConfigError
 from modelcollapse.families import Family, make_family
-from modelcollapse.families.base import BLOCK_ELEMENTS, Observable
+from modelcollapse.families.base import BLOCK_ELEMENTS, Observable, resolve_metrics
 from modelcollapse.progress import progress_bar
 from modelcollapse.seeding import check_seed, describe_seed
 from modelcollapse.workflows import Schedule, check_workflow, needs_sample_path
@@ -126,7 +126,7 @@ def simulate(
         or ``"ml"`` divisor n); default: the family's first.
     method : ``"exact"`` draws the sufficient statistic; ``"naive"`` draws all n samples.
         Default: ``"exact"`` where the family has it, else ``"naive"`` (mixtures).
-    eps : thresholds for ``collapse_prob[eps=...]`` = Pr(Sigma_k > eps) and for the collapse
+    eps : thresholds for ``sigma_above[eps=...]`` = Pr(Sigma_k > eps) and for the collapse
         events ``sigma<eps`` (families with a scale).
     metrics : keep only these metrics in the summary (default: all the family reports,
         including the hitting times ``reached[E]`` and ``time_to[E]_*`` of its events).
@@ -195,7 +195,7 @@ def simulate(
     user_metrics = tuple(m for obs in observers for m in obs.metric_names(fam))
     all_metrics = moment_metrics + hit_metrics + user_metrics
     if metrics is not None:
-        metrics = list(metrics)
+        metrics = resolve_metrics(list(metrics), all_metrics)
         for m in metrics:
             if m not in all_metrics:
                 raise ConfigError("metric", m, f"{fam.name} reports: {', '.join(all_metrics)}")

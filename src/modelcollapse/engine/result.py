@@ -35,6 +35,9 @@ class SimulationResult:
 
     def metric(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(generations, values, standard errors) of one metric."""
+        from modelcollapse.families.base import resolve_metric
+
+        name = resolve_metric(name, self.summary["metric"].tolist())
         rows = self.summary[self.summary["metric"] == name]
         if len(rows) == 0:
             known = sorted(set(self.summary["metric"].tolist()))

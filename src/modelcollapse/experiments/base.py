@@ -51,9 +51,18 @@ class Context:
         return min(big, large_cap) if large_cap else big
 
 
+#: A published value agrees with ours when |ours - published| is below this many combined errors
+#: sqrt(se^2 + READING_ERROR^2).
+Z_PUBLISHED = 3.0
+
+
 @dataclass
 class Comparison:
-    """One row of comparison.csv."""
+    """One row of comparison.csv.
+
+    ``comparable`` is False where the published value was made in another setting; ``reason``
+    says which (e.g. "other corpus", "other estimator") and is shown next to the value.
+    """
 
     experiment: str
     quantity: str
@@ -62,7 +71,8 @@ class Comparison:
     ours_stderr: float | None = None
     theory: float | None = None
     published: float | None = None
-    comparable: bool = True  # False where the published value used a different setting (corpus)
+    comparable: bool = True
+    reason: str = ""
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -81,13 +91,24 @@ class Comparison:
             return None
         return (self.ours - self.theory) / self.ours_stderr
 
+    def _published_scale(self) -> float:
+        return math.sqrt((self.ours_stderr or 0.0) ** 2 + READING_ERROR**2)
+
     @property
     def z_published(self) -> float | None:
         """Difference from the published value in units of the combined error (ours and reading)."""
         if None in (self.ours, self.published) or not self.comparable:
             return None
-        scale = math.sqrt((self.ours_stderr or 0.0) ** 2 + READING_ERROR**2)
-        return (self.ours - self.published) / scale
+        return (self.ours - self.published) / self._published_scale()
+
+    @property
+    def published_has_power(self) -> bool | None:
+        """Whether the published comparison can fail: False where a simulated 0 would pass it
+        too (|published| <= Z_PUBLISHED combined errors), so agreeing there says nothing; None
+        where there is no comparison."""
+        if self.z_published is None:
+            return None
+        return abs(self.published) > Z_PUBLISHED * self._published_scale()
 
 
 @dataclass
@@ -98,33 +119,58 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def verdict(self) -> tuple[str, bool]:
-        """A one-line verdict and whether everything agrees."""
+    def status(self) -> str:
+        """"agrees", "disagrees" or "unchecked".
+
+        The verdict rests on the exact theory where there is one (a z-test with power at every
+        point); only where no exact value exists does it rest on the published values, and then
+        only on the comparisons that a simulated 0 would fail. Without either nothing was
+        checked, which is not a pass.
+        """
         zt = [abs(c.z_theory) for c in self.comparisons if c.z_theory is not None]
-        zp = [abs(c.z_published) for c in self.comparisons if c.z_published is not None]
-        parts, ok = [], True
+        if zt:
+            return "agrees" if max(zt) <= Z_EXACT else "disagrees"
+        zp = [abs(c.z_published) for c in self.comparisons if c.published_has_power]
+        if zp:
+            return "agrees" if max(zp) <= Z_PUBLISHED else "disagrees"
+        return "unchecked"
+
+    def verdict(self) -> tuple[str, bool]:
+        """A one-line verdict (thresholds printed) and whether nothing disagrees."""
+        zt = [abs(c.z_theory) for c in self.comparisons if c.z_theory is not None]
+        pub = [c for c in self.comparisons if c.z_published is not None]
+        status = self.status()
+        parts = []
         if zt:
             bad = sum(z > Z_EXACT for z in zt)
-            ok &= bad == 0
             parts.append(
-                f"simulation vs exact theory: max |z| = {max(zt):.2f} over {len(zt)} points"
-                + (f", {bad} beyond {Z_EXACT}" if bad else " (agrees)")
+                f"simulation vs exact theory: max |z| = {max(zt):.2f} over {len(zt)} points, "
+                + (f"{bad} beyond |z| = {Z_EXACT}" if bad else f"all within |z| < {Z_EXACT} (agrees)")
             )
-        if zp:
-            bad = sum(z > 3 for z in zp)
-            ok &= bad == 0
+        if pub:
+            within = sum(abs(c.z_published) <= Z_PUBLISHED for c in pub)
+            powerless = sum(not c.published_has_power for c in pub)
+            role = "informative" if zt else "the verdict"
             parts.append(
-                f"vs published: {len(zp) - bad}/{len(zp)} within 3 combined errors "
-                f"(reading error ±{READING_ERROR})"
+                f"vs published ({role}): {within}/{len(pub)} within {Z_PUBLISHED:g} combined "
+                f"errors (reading error ±{READING_ERROR})"
+                + (
+                    f", of which {powerless} would also pass with a simulated 0 (no power)"
+                    if powerless
+                    else ""
+                )
             )
-        skipped = sum(1 for c in self.comparisons if c.published is not None and not c.comparable)
+        skipped = [c for c in self.comparisons if c.published is not None and not c.comparable]
         if skipped:
+            reasons = sorted({c.reason or "different setting" for c in skipped})
             parts.append(
-                f"{skipped} published values not comparable (different setting, see notes)"
+                f"{len(skipped)} published values not compared ({', '.join(reasons)}; see notes)"
             )
-        if not parts:
-            parts.append("no published numbers; see the figure")
-        return "; ".join(parts) + ".", ok
+        if status == "unchecked":
+            parts.append(
+                "not checked: no exact theory and no published value with power; see the figure"
+            )
+        return "; ".join(parts) + ".", status != "disagrees"
 
 
 @dataclass(frozen=True)
@@ -180,6 +226,7 @@ def curve_rows(
     stderr: np.ndarray | None = None,
     exact: np.ndarray | None = None,
     comparable: bool = True,
+    reason: str = "",
 ) -> list[Comparison]:
     """Comparison rows of one curve at chosen generations: ``where`` lists the generations, or
     maps each to its published value."""
@@ -194,6 +241,7 @@ def curve_rows(
             None if exact is None else at(k, exact, kv),
             pv,
             comparable=comparable,
+            reason=reason,
         )
         for kv, pv in published.items()
     ]

@@ -28,7 +28,30 @@ from modelcollapse.theory.gaussian import (
     sigma_tail,
     variance_log_variance,
 )
+from modelcollapse.theory.mvgaussian import logdet_mean, logdet_var, mean_shift_sq_mean, trace_mean
 from modelcollapse.theory.poisson import theorem2_survival
+from modelcollapse.theory.workflows import bernoulli_variance, gaussian_moments, gini_simpson
+
+#: Workflows checked against theory/workflows.py's exact recursions (real fraction 0.25 where
+#: the workflow takes one).
+WORKFLOWS = (
+    ("replace", None),
+    ("accumulate", None),
+    ("accumulate-subsample", None),
+    ("mix", 0.25),
+    ("mix-fixed", 0.25),
+)
+
+
+def light_tailed(n: int, ks: np.ndarray, d: int = 1) -> np.ndarray:
+    """Generations at which a z-test on a mean of Sigma_k^2 (or of (M_k - mu0)^2) is sound.
+
+    Under replace, E[Sigma_k^4] / E[Sigma_k^2]^2 grows like ((n + 1)/(n - 1))^k (chi-square
+    fourth moments), so for small n and large k the sample mean is dominated by rare huge
+    values and its standard error is unreliable. Only k with ((n + 1 - d + 1)/(n - d))^k <= 2
+    (relative variance at most 1) are checked; log-scale quantities have no such limit."""
+    ratio = (n - d + 2) / (n - d)
+    return np.asarray(ks)[ratio ** np.asarray(ks, dtype=float) <= 2.0]
 
 #: What each family's overlay plot shows.
 Y_LABELS = {
@@ -171,7 +194,18 @@ def run_checks(quick: bool, seed: int = 1) -> tuple[list[Check], dict[str, Any]]
             checks += _z_checks(
                 "gaussian", setting, "Var[log Sigma_k^2]", ks, v, e, variance_log_variance(n, ks)
             )
-            v, e = _pick(r, f"collapse_prob[eps={eps:g}]", ks)
+            # E[(M_k - mu_0)^2] = (sigma_0^2 / n) sum_{j<k} ((n-1)/d)^j, = k sigma_0^2 / n for the
+            # unbiased divisor; E[Sigma_k^2] = ((n-1)/d)^k sigma_0^2 (theory/workflows.py, replace).
+            kk = light_tailed(n, ks)
+            if kk.size:
+                m_exact, s_exact = gaussian_moments(1.0, n, G, "replace", None, estimator)
+                v, e = _pick(r, "mean_shift_sq_mean", kk)
+                checks += _z_checks(
+                    "gaussian", setting, "E[(M_k - mu_0)^2]", kk, v, e, m_exact[kk]
+                )
+                v, e = _pick(r, "sigma2_mean", kk)
+                checks += _z_checks("gaussian", setting, "E[Sigma_k^2]", kk, v, e, s_exact[kk])
+            v, e = _pick(r, f"sigma_above[eps={eps:g}]", ks)
             checks += _z_checks(
                 "gaussian",
                 setting,
@@ -204,7 +238,7 @@ def run_checks(quick: bool, seed: int = 1) -> tuple[list[Check], dict[str, Any]]
                         "ks",
                     )
                 )
-            gens, prob, se = r.metric(f"collapse_prob[eps={eps:g}]")
+            gens, prob, se = r.metric(f"sigma_above[eps={eps:g}]")
             curves.setdefault("gaussian", []).append(
                 (setting, gens, prob, se, sigma_tail(eps, 1.0, n, gens, estimator))
             )
@@ -231,7 +265,120 @@ def run_checks(quick: bool, seed: int = 1) -> tuple[list[Check], dict[str, Any]]
         curves.setdefault("categorical", []).append(
             (setting, gens, uniq, se, expected_unique(gens, counts=counts, n=n))
         )
+    s = _workflow_checks(checks, ks, G, T, s)
+    s = _mixture_checks(checks, ks, G, T, s)
+    s = _mvgaussian_checks(checks, ks, G, T, s, quick)
     return checks, curves
+
+
+def _workflow_checks(checks: list[Check], ks: np.ndarray, G: int, T: int, s: int) -> int:
+    """Every workflow against the exact moment recursions of theory/workflows.py: Var[P_k]
+    (Bernoulli), E[Gini-Simpson_k] (categorical) and, where the recursion exists, E[(M_k -
+    mu_0)^2] and E[Sigma_k^2] (Gaussian)."""
+    p0, n = 0.3, 20
+    counts = [1, 2, 3, 5, 9]
+    probs = np.asarray(counts, dtype=float) / sum(counts)
+    for workflow, lam in WORKFLOWS:
+        setting = f"n={n} {workflow}" + (f" real_fraction={lam}" if lam else "")
+        s += 1
+        r = simulate(
+            "bernoulli", params={"p": p0}, n=n, generations=G, trials=T, seed=s,
+            workflow=workflow, real_fraction=lam, metrics=["p_var"],
+        )
+        v, e = _pick(r, "p_var", ks)
+        exact = bernoulli_variance(p0, n, G, workflow, lam)[ks]
+        checks += _z_checks("workflow bernoulli", setting, "Var[P_k]", ks, v, e, exact)
+        s += 1
+        r = simulate(
+            "categorical", params={"counts": counts}, n=sum(counts), generations=G, trials=T,
+            seed=s, workflow=workflow, real_fraction=lam, metrics=["gini_simpson_mean"],
+        )
+        v, e = _pick(r, "gini_simpson_mean", ks)
+        exact = gini_simpson(probs, sum(counts), G, workflow, lam)[ks]
+        checks += _z_checks("workflow categorical", setting, "E[Gini-Simpson_k]", ks, v, e, exact)
+        if workflow == "accumulate-subsample":
+            continue  # no closed recursion for the Gaussian moments (theory/workflows.py)
+        s += 1
+        r = simulate(
+            "gaussian", params={"mu": 0.0, "sigma": 1.0}, n=n, generations=G, trials=T, seed=s,
+            workflow=workflow, real_fraction=lam, metrics=["mean_shift_sq_mean", "sigma2_mean"],
+        )
+        m_exact, s_exact = gaussian_moments(1.0, n, G, workflow, lam, "unbiased")
+        kk = light_tailed(n, ks) if workflow == "replace" else ks
+        v, e = _pick(r, "mean_shift_sq_mean", kk)
+        checks += _z_checks("workflow gaussian", setting, "E[(M_k - mu_0)^2]", kk, v, e, m_exact[kk])
+        v, e = _pick(r, "sigma2_mean", kk)
+        checks += _z_checks("workflow gaussian", setting, "E[Sigma_k^2]", kk, v, e, s_exact[kk])
+    return s
+
+
+def _mixture_checks(checks: list[Check], ks: np.ndarray, G: int, T: int, s: int) -> int:
+    """Symmetric two-component mixture: both estimators keep the second moment, mu^2 + s^2 =
+    mean of y^2 (SPEC.md section 4: every stationary point of the joint likelihood, and the
+    approximate estimator by construction), and E[y^2 | theta] = mu^2 + s^2, so E[M_k^2 + S_k^2]
+    = mu_0^2 + sigma_0^2 at every k (a martingale). z-tests on per-trial values, at generations
+    where the spread has not collapsed enough to make the mean heavy-tailed (light_tailed)."""
+    mu0, s0, n = 1.0, 1.0, 20
+    kk = light_tailed(n, ks)
+    for estimator in ("joint-ml", "approx-ml"):
+        s += 1
+        r = simulate(
+            "mixture2", params={"mu": mu0, "sigma": s0}, estimator=estimator, n=n,
+            generations=int(kk.max()), trials=T, seed=s, trajectories=True,
+            metrics=["mu_mean"],
+        )
+        traj = r.trajectories
+        second = traj["mu"] ** 2 + traj["sigma"] ** 2
+        gens = traj["generation"]
+        v = np.array([second[gens == k].mean() for k in kk])
+        e = np.array([second[gens == k].std(ddof=1) / math.sqrt(T) for k in kk])
+        checks += _z_checks(
+            "mixture2", f"n={n} mu0={mu0} {estimator}", "E[M_k^2 + S_k^2]", kk, v, e,
+            np.full(kk.size, mu0**2 + s0**2),
+        )
+    return s
+
+
+def _mvgaussian_checks(
+    checks: list[Check], ks: np.ndarray, G: int, T: int, s: int, quick: bool
+) -> int:
+    """Multivariate Gaussian (exact Wishart step) against theory/mvgaussian.py: E and Var of
+    log det Sigma_k - log det Sigma_0 (sums of log-chi-squares), E[tr Sigma_k / tr Sigma_0] and
+    E|M_k - M_0|^2 (the last two where light-tailed)."""
+    cov = np.array([[1.0, 0.3, 0.0], [0.3, 2.0, 0.5], [0.0, 0.5, 1.5]])
+    d = cov.shape[0]
+    for estimator in ("unbiased", "ml"):
+        for n in [10] if quick else [6, 10, 50]:
+            s += 1
+            r = simulate(
+                "mvgaussian", params={"mean": [0.0] * d, "cov": cov.tolist()},
+                estimator=estimator, n=n, generations=G, trials=T, seed=s,
+                metrics=["logdet_ratio_mean", "logdet_ratio_var", "trace_ratio_mean",
+                         "mean_shift_sq_mean"],
+            )
+            setting = f"d={d} n={n} {estimator}"
+            v, e = _pick(r, "logdet_ratio_mean", ks)
+            checks += _z_checks(
+                "mvgaussian", setting, "E[log det ratio]", ks, v, e,
+                logdet_mean(ks, n, d, estimator),
+            )
+            v, e = _pick(r, "logdet_ratio_var", ks)
+            checks += _z_checks(
+                "mvgaussian", setting, "Var[log det ratio]", ks, v, e, logdet_var(ks, n, d)
+            )
+            kk = light_tailed(n, ks, d)
+            if kk.size:
+                v, e = _pick(r, "trace_ratio_mean", kk)
+                checks += _z_checks(
+                    "mvgaussian", setting, "E[tr ratio]", kk, v, e,
+                    trace_mean(kk, n, 1.0, estimator, d),
+                )
+                v, e = _pick(r, "mean_shift_sq_mean", kk)
+                checks += _z_checks(
+                    "mvgaussian", setting, "E|M_k - M_0|^2", kk, v, e,
+                    mean_shift_sq_mean(kk, n, float(np.trace(cov)), estimator, d),
+                )
+    return s
 
 
 def write_verification(

@@ -8,6 +8,7 @@ trials on the leading axis (SPEC.md section 2; DESIGN.md conventions).
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -24,6 +25,44 @@ BLOCK_ELEMENTS = 1 << 22
 #: Trials per block for families with a scalar state. Part of the seeding policy: changing it
 #: changes the random streams (see ``modelcollapse.seeding``).
 SCALAR_BLOCK_TRIALS = 4096
+
+
+#: Renamed metrics, old base name -> new one. The old names are accepted, with a
+#: DeprecationWarning, for one release: ``collapse_prob[eps=E]`` was Pr(scale > E), the chance
+#: of *not yet* having collapsed, so the name read backwards.
+METRIC_ALIASES = {"collapse_prob": "sigma_above"}
+
+
+def _renamed(name: str, stacklevel: int) -> str:
+    for old, new in METRIC_ALIASES.items():
+        if name == old or name.startswith(old + "["):
+            renamed = new + name[len(old) :]
+            warnings.warn(
+                f"metric {name!r} is now called {renamed!r}; the old name will be removed in "
+                "the next release",
+                DeprecationWarning,
+                stacklevel=stacklevel,
+            )
+            return renamed
+    return name
+
+
+def resolve_metric(name: str, available: Sequence[str]) -> str:
+    """One metric name with deprecated aliases replaced (see METRIC_ALIASES)."""
+    return _renamed(name, stacklevel=4)
+
+
+def resolve_metrics(requested: Sequence[str], available: Sequence[str]) -> list[str]:
+    """Requested metric names as the family reports them: deprecated aliases replaced, and a
+    bare parametrised name (``sigma_above``) expanded to every one the run reports
+    (``sigma_above[eps=0.1]``, ``sigma_above[eps=0.5]``, ...). Unknown names are returned as
+    they are, for the caller to reject."""
+    out: list[str] = []
+    for name in requested:
+        name = _renamed(name, stacklevel=4)
+        expanded = [m for m in available if m.startswith(name + "[")]
+        out.extend(expanded if name not in available and expanded else [name])
+    return list(dict.fromkeys(out))
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,10 @@ def _nearest(x1_t: np.ndarray, centres: np.ndarray) -> np.ndarray:
     ]
     for j in range(1, d):
         score -= 2.0 * centres[:, :, j, None] * x1_t[:, None, j, :]
+    if score.shape[1] == 2:
+        # Two centres (the common case): one comparison pass, the same strict "<" as below,
+        # so ties still go to the first centre and the labels are identical.
+        return (score[:, 1] < score[:, 0]).astype(np.intp)
     best = score[:, 0]
     labels = np.zeros(best.shape, dtype=np.intp)
     for j in range(1, score.shape[1]):
@@ -163,17 +167,24 @@ def _kmeans_labels(x: np.ndarray, k: int, rng: np.random.Generator, plus_plus: b
     x1_t = np.concatenate([x.transpose(0, 2, 1), np.ones((trials, 1, n))], axis=1)
     labels = _nearest(x1_t, centres)
     comp = np.arange(k)[None, :, None]
+    # Lloyd iterations on the trials whose labels still change. A trial whose labels did not
+    # change is at a fixed point (its centres, recomputed from the same labels, are the same),
+    # so leaving it out gives exactly the labels of iterating the whole chunk, for less work.
+    active = np.arange(trials)
+    xa, ca, la = x1_t, centres, labels
     for _ in range(iters):
-        onehot = (labels[:, None, :] == comp).astype(float)  # (T, K, n)
-        sums = onehot @ x1_t.transpose(0, 2, 1)  # (T, K, d + 1): coordinate sums and counts
+        onehot = (la[:, None, :] == comp).astype(float)  # (A, K, n)
+        sums = onehot @ xa.transpose(0, 2, 1)  # (A, K, d + 1): coordinate sums and counts
         counts = sums[:, :, d]
-        centres = np.where(
-            counts[:, :, None] > 0, sums[:, :, :d] / np.maximum(counts, 1)[:, :, None], centres
+        ca = np.where(
+            counts[:, :, None] > 0, sums[:, :, :d] / np.maximum(counts, 1)[:, :, None], ca
         )
-        new = _nearest(x1_t, centres)
-        if np.array_equal(new, labels):
+        new = _nearest(xa, ca)
+        changed = (new != la).any(axis=1)
+        labels[active] = new
+        if not changed.any():
             break
-        labels = new
+        active, xa, ca, la = active[changed], xa[changed], ca[changed], new[changed]
     return labels
 
 

@@ -27,7 +27,7 @@ class GaussianState:
 
 
 def eps_label(eps: float) -> str:
-    return f"collapse_prob[eps={eps:g}]"
+    return f"sigma_above[eps={eps:g}]"
 
 
 def below_label(eps: float) -> str:
@@ -48,7 +48,7 @@ def scale_hits(log_scale2: np.ndarray, eps: Sequence[float], rows: Sequence[int]
 
 @dataclass(frozen=True)
 class Gaussian(Family):
-    """Gaussian family. ``eps`` lists thresholds for ``collapse_prob[eps=...]`` = Pr(Sigma_k > eps)."""
+    """Gaussian family. ``eps`` lists thresholds for ``sigma_above[eps=...]`` = Pr(Sigma_k > eps)."""
 
     name: ClassVar[str] = "gaussian"
     estimators: ClassVar[tuple[str, ...]] = ("unbiased", "ml")

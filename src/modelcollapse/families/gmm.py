@@ -78,7 +78,7 @@ class GMM(Family):
         than ``tol`` (1e-3), covariance floor ``reg_covar`` (1e-6, relative to the data's
         variance), initialisation ``"kmeans"`` (default), ``"random"`` or ``"warm"`` (start
         from the model that generated the data).
-    eps : thresholds for ``collapse_prob[eps=...]`` = Pr(max_k std_k > eps), where
+    eps : thresholds for ``sigma_above[eps=...]`` = Pr(max_k std_k > eps), where
         std_k = sqrt(trace(C_k) / d): the probability that some component still has spread.
     """
 

@@ -66,7 +66,7 @@ class Mixture2(Family):
         mu = 0 instead of the likelihood maximum. It exists to reproduce the published joint-ML
         collapse curve and explain why it differs from ``joint-ml``.
     eta : Algorithm 1's parameter, > 1 (default 2, the paper's runs); used by ``approx-ml`` only.
-    eps : thresholds for ``collapse_prob[eps=...]`` = Pr(S_k > eps).
+    eps : thresholds for ``sigma_above[eps=...]`` = Pr(S_k > eps).
     """
 
     name: ClassVar[str] = "mixture2"

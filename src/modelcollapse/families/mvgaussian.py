@@ -63,7 +63,7 @@ class MVGaussian(Family):
     cov : the starting covariance, a d x d symmetric positive-definite matrix (list of lists);
         default: the identity.
     estimator : ``"unbiased"`` (divisor n - 1, default) or ``"ml"`` (divisor n).
-    eps : thresholds for ``collapse_prob[eps=...]`` = Pr(det(Sigma_k)^(1/(2d)) > eps), the
+    eps : thresholds for ``sigma_above[eps=...]`` = Pr(det(Sigma_k)^(1/(2d)) > eps), the
         geometric-mean standard deviation (for d = 1, Pr(Sigma_k > eps) as in ``gaussian``).
     """
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import jinja2
 
+from modelcollapse.experiments.base import Z_EXACT, Z_PUBLISHED
+
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("modelcollapse.report", "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
@@ -48,13 +50,18 @@ def experiment_view(
     }
     if outcome is None:
         verdict = error if skipped else f"failed: {error}"
-        view.update(ok=skipped, verdict=verdict, rows=[], notes=[], settings="")
+        status = "skipped" if skipped else "failed"
+        view.update(ok=skipped, status=status, verdict=verdict, rows=[], notes=[], settings="")
         return view
     verdict, ok = outcome.verdict()
     rows = []
     for c in outcome.comparisons:
         zp = c.z_published
-        note = "" if c.comparable or c.published is None else " (other corpus)"
+        note = ""
+        if c.published is not None and not c.comparable:
+            note = f" ({c.reason or 'different setting'}, not compared)"
+        elif c.published_has_power is False:
+            note = " †"  # a simulated 0 would pass this comparison too
         rows.append(
             {
                 "quantity": c.quantity,
@@ -69,6 +76,7 @@ def experiment_view(
         )
     view.update(
         ok=ok,
+        status=outcome.status(),
         verdict=verdict,
         rows=rows,
         notes=outcome.notes,
@@ -78,6 +86,22 @@ def experiment_view(
     return view
 
 
+#: CSS class of each verdict status: "not checked" must not look like a pass.
+STATUS_CLASS = {
+    "agrees": "ok",
+    "disagrees": "bad",
+    "failed": "bad",
+    "unchecked": "unchecked",
+    "skipped": "muted",
+}
+
+
 def render_report(path: Path, experiments: list[dict[str, Any]], **context: Any) -> None:
-    html = _ENV.get_template("report.html").render(experiments=experiments, **context)
+    html = _ENV.get_template("report.html").render(
+        experiments=experiments,
+        status_class=STATUS_CLASS,
+        z_exact=Z_EXACT,
+        z_published=f"{Z_PUBLISHED:g}",
+        **context,
+    )
     path.write_text(html, encoding="utf-8")

@@ -8,6 +8,7 @@ versions). It is assembled in a temporary sibling directory and renamed into pla
 
 from __future__ import annotations
 
+import base64
 import csv
 import time
 import traceback
@@ -62,6 +63,78 @@ def check_ids(only: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(only))
 
 
+def _existing_report(out: Path) -> dict[str, Any] | None:
+    """report.json of the modelcollapse report in ``out``, or None when ``out`` is not one."""
+    if not (out / MARKER).exists() or not (out / "report.json").is_file():
+        return None
+    import json
+
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+def _check_target(
+    out: Path, ids: list[str], only: bool, overwrite: bool, scale: str, seed: int, label: str
+) -> list[str]:
+    """Which experiments of an existing report in ``out`` to keep (an in-place update by
+    ``--only``); refuses (ConfigError) a foreign non-empty directory unless ``overwrite``."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())) or overwrite:
+        return []
+    old = _existing_report(out)
+    if old is None:
+        raise ConfigError(
+            "--out",
+            str(out),
+            "a new or empty directory or a report written by modelcollapse reproduce, or "
+            "pass --overwrite to replace this directory",
+        )
+    if not only:
+        return []
+    kept = [e["id"] for e in old.get("experiments", []) if e["id"] not in ids]
+    for name, value, theirs in (
+        ("--scale", scale, old.get("scale")),
+        ("--seed", seed, old.get("seed")),
+        ("--corpus", label, old.get("corpus")),
+    ):
+        if theirs != value:
+            raise ConfigError(
+                name,
+                value,
+                f"{theirs!r} to match the report in {out} that --only updates, or pass "
+                "--overwrite to replace that report",
+            )
+    missing = [i for i in kept if not (out / "views" / f"{i}.json").is_file()]
+    if missing:
+        raise ConfigError(
+            "--only",
+            ",".join(ids),
+            f"experiments of a report that can be updated in place; the report in {out} "
+            "predates in-place updates (no views/ for " + ", ".join(missing) + "): rerun "
+            "without --only, or pass --overwrite",
+        )
+    return kept
+
+
+def _copy_kept(old: Path, tmp: Path, kept: list[str]) -> list[dict[str, Any]]:
+    """Copy the kept experiments' files into the new report; their report.json entries."""
+    import json
+    import shutil
+
+    for exp_id in kept:
+        for sub, suffixes in (
+            ("figures", ("png", "svg")),
+            ("results", ("parquet",)),
+            ("errors", ("txt",)),
+            ("views", ("json",)),
+        ):
+            for suffix in suffixes:
+                src = old / sub / f"{exp_id}.{suffix}"
+                if src.is_file():
+                    (tmp / sub).mkdir(exist_ok=True)
+                    shutil.copy2(src, tmp / sub / src.name)
+    entries = json.loads((old / "report.json").read_text(encoding="utf-8"))["experiments"]
+    return [e for e in entries if e["id"] in kept]
+
+
 def reproduce(
     out: str | Path = "modelcollapse-report",
     *,
@@ -71,8 +144,18 @@ def reproduce(
     seed: int = 20250101,
     workers: int = 1,
     progress: bool | None = None,
+    overwrite: bool = False,
 ) -> ReproduceSummary:
-    """Run the experiments and write the report directory ``out``; see the module docstring."""
+    """Run the experiments and write the report directory ``out``; see the module docstring.
+
+    ``out`` may be new, empty or an earlier report of this function. With ``only`` over an
+    earlier report, the report is updated in place: the other experiments' files and results
+    are kept and index.html, comparison.csv and report.json are rebuilt from all of them (the
+    scale, seed and corpus must then be the report's). ``overwrite`` replaces any directory,
+    starting from scratch.
+    """
+    import json
+
     ids = check_ids(only)
     if scale not in SCALES:
         raise ConfigError("--scale", scale, f"one of: {', '.join(SCALES)}")
@@ -89,14 +172,16 @@ def reproduce(
             else "none found: a real vocabulary from the wordfreq extra is used"
         )
     out = Path(out)
-    replace = out.exists() and (out / MARKER).exists()
+    kept = _check_target(out, ids, bool(only), overwrite, scale, seed, label)
     ctx = Context(scale=scale, seed=seed, corpus=corpus, corpus_label=label, workers=workers)
 
     summary = ReproduceSummary(out)
-    views, comparisons = [], []
+    new_views: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
-    with atomic_directory(out, overwrite=replace) as tmp:
+    with atomic_directory(out, overwrite=True) as tmp:
         (tmp / MARKER).write_text("modelcollapse reproduce output; safe to replace\n")
+        (tmp / "views").mkdir()
+        old_entries = _copy_kept(out, tmp, kept) if kept else []
         bar = progress_bar(
             ids,
             desc="reproduce",
@@ -107,53 +192,69 @@ def reproduce(
             bar.set_postfix_str(exp_id)
             exp = REGISTRY[exp_id]
             t0 = time.perf_counter()
+            comparisons: list[dict[str, Any]] = []
             try:
                 outcome = exp.run(ctx)
             except ExperimentSkipped as exc:
                 seconds = time.perf_counter() - t0
                 reason = f"skipped: {exc}"
-                views.append(experiment_view(exp, None, None, seconds, reason, skipped=True))
-                summary.results.append(
-                    {"id": exp_id, "ok": True, "skipped": True, "time": seconds, "verdict": reason}
-                )
-                continue
+                view = experiment_view(exp, None, None, seconds, reason, skipped=True)
+                entry = {
+                    "id": exp_id, "ok": True, "skipped": True, "time": seconds, "verdict": reason
+                }
             except Exception as exc:  # one failing experiment must not lose the others
                 seconds = time.perf_counter() - t0
                 error = f"{type(exc).__name__}: {exc}"
                 (tmp / "errors").mkdir(exist_ok=True)
                 (tmp / "errors" / f"{exp_id}.txt").write_text(traceback.format_exc())
-                views.append(experiment_view(exp, None, None, seconds, error))
-                summary.results.append(
-                    {"id": exp_id, "ok": False, "time": seconds, "verdict": error}
+                view = experiment_view(exp, None, None, seconds, error)
+                entry = {"id": exp_id, "ok": False, "time": seconds, "verdict": error}
+            else:
+                seconds = time.perf_counter() - t0
+                paths = save_figure(outcome.figure, tmp / "figures", exp_id)
+                (tmp / "results").mkdir(exist_ok=True)
+                write_parquet(
+                    outcome.table,
+                    tmp / "results" / f"{exp_id}.parquet",
+                    {"experiment": exp_id, "settings": outcome.settings},
                 )
-                continue
-            seconds = time.perf_counter() - t0
-            paths = save_figure(outcome.figure, tmp / "figures", exp_id)
-            (tmp / "results").mkdir(exist_ok=True)
-            write_parquet(
-                outcome.table,
-                tmp / "results" / f"{exp_id}.parquet",
-                {"experiment": exp_id, "settings": outcome.settings},
-            )
-            comparisons += [c.as_row() for c in outcome.comparisons]
-            verdict, ok = outcome.verdict()
-            views.append(experiment_view(exp, outcome, paths["png"], seconds))
-            summary.results.append(
-                {
+                comparisons = [c.as_row() for c in outcome.comparisons]
+                verdict, ok = outcome.verdict()
+                view = experiment_view(exp, outcome, paths["png"], seconds)
+                entry = {
                     "id": exp_id,
                     "ok": ok,
+                    "status": outcome.status(),
                     "time": seconds,
                     "verdict": verdict,
                     "settings": outcome.settings,
                 }
-            )
+            summary.results.append(entry)
+            stored = {k: v for k, v in view.items() if k != "png"}
+            stored["comparisons"] = comparisons
+            write_json(tmp / "views" / f"{exp_id}.json", stored)
+            new_views[exp_id] = view
         bar.close()
+        total = time.perf_counter() - started
+
+        # Index, comparison table and report.json list every experiment of the report: in the
+        # order asked for on a fresh report, in registry order when kept ones are merged in.
+        order = [i for i in REGISTRY if i in new_views or i in kept] if kept else list(new_views)
+        views, comparisons = [], []
+        for exp_id in order:
+            stored = json.loads((tmp / "views" / f"{exp_id}.json").read_text(encoding="utf-8"))
+            comparisons += stored.pop("comparisons")
+            view = new_views.get(exp_id) or stored
+            png = tmp / "figures" / f"{exp_id}.png"
+            if "png" not in view and png.is_file():
+                view["png"] = base64.b64encode(png.read_bytes()).decode("ascii")
+            views.append(view)
+        entries = {e["id"]: e for e in old_entries + summary.results}
         with (tmp / "comparison.csv").open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=COMPARISON_COLUMNS)
             writer.writeheader()
             for row in comparisons:
                 writer.writerow({k: ("" if row[k] is None else row[k]) for k in COMPARISON_COLUMNS})
-        total = time.perf_counter() - started
         render_report(
             tmp / "index.html",
             views,
@@ -163,6 +264,7 @@ def reproduce(
             corpus_label=label,
             total_time=total,
             reading_error=READING_ERROR,
+            updated=[i for i in order if i in new_views] if kept else None,
         )
         write_json(
             tmp / "report.json",
@@ -171,7 +273,8 @@ def reproduce(
                 "seed": seed,
                 "corpus": label,
                 "total_time_s": round(total, 3),
-                "experiments": summary.results,
+                "updated_in_place": sorted(new_views) if kept else None,
+                "experiments": [entries[i] for i in order],
                 "versions": provenance(),
             },
         )
