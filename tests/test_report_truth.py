@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from scipy import stats
@@ -24,11 +25,10 @@ from modelcollapse.experiments.base import Z_EXACT, Comparison, Outcome
 from modelcollapse.experiments.gauss_collapse import closed_form_note
 from modelcollapse.experiments.trajectories import SHOWN, median_fixed_count
 from modelcollapse.report.html import experiment_view
-from modelcollapse.table import Table
 
 
 def _outcome(rows: list[Comparison]) -> Outcome:
-    return Outcome(Table({"k": np.zeros(0)}), rows, None)
+    return Outcome(pd.DataFrame({"k": np.zeros(0)}), rows, None)
 
 
 def test_theorem3_note_says_where_the_closed_form_is_below_one():
@@ -91,7 +91,7 @@ def test_fig2b_shows_a_median_count_of_fixed_trajectories():
     out = REGISTRY["fig2b"].run(Context(scale="quick"))
     table = out.table
     finals = [
-        table["value"][(table["series"] == f"p[trial={t}]")][-1] for t in range(SHOWN)
+        table["value"][(table["series"] == f"p[trial={t}]")].iloc[-1] for t in range(SHOWN)
     ]
     assert sum(v == 1.0 for v in finals) == out.settings["shown_fixed_target"]
     assert "median" in " ".join(out.notes)

@@ -74,7 +74,7 @@ def plot_run(
     fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
     lo = hi = 0
     for name in names:
-        rows = summary.where(metric=name)
+        rows = summary[summary["metric"] == name]
         g = np.asarray(rows["generation"], dtype=float)
         v = np.asarray(rows["value"], dtype=float)
         e = np.nan_to_num(np.asarray(rows["stderr"], dtype=float))
