@@ -10,13 +10,15 @@ so log Sigma_k^2 is a random walk with an exactly known step law. Its cumulant g
 function is K(theta) = log E[e^{theta Y}] = log Gamma(a + theta) - log Gamma(a) + theta log(2/d),
 a = (n-1)/2, finite for theta > -a; the characteristic function is exp(K(i t)).
 
-Pr(Sigma_k > eps) = Pr(sum Y_j > 2 log(eps / sigma0)) is computed by inverting the characteristic
-function (Gil-Pelaez 1951) with the midpoint rule, whose discretisation error is the probability
-mass more than 2 pi / step away from the point (Davies 1973, "Numerical inversion of a
-characteristic function"). The step is chosen from Chernoff bounds so that this mass is below
-1e-17, and the series is cut where |phi|^k / t < 1e-17, so the absolute error is about 1e-14
-and the relative error below 1e-6 wherever the probability exceeds 1e-6 (checked against the
-chi-square tail at k = 1, numerical integration at k = 2 and Monte Carlo in the tests).
+Pr(Sigma_k > eps) = Pr(sum Y_j > 2 log(eps / sigma0)) and its complement are computed by
+inverting the moment generating function along a vertical contour through the saddlepoint
+(Strawderman 2004) with the trapezoidal rule, whose aliasing error Poisson summation bounds;
+the smaller tail is the integral itself, so its relative accuracy survives down to 1e-300.
+log Gamma(a + z) - log Gamma(a) is evaluated from Stirling's series without the cancellation
+that a direct difference suffers for large a (multiplied by k, it cost 4 digits at n = 1001,
+k = 3000). Measured against mpmath (incomplete gamma at k = 1, a 40-digit inversion beyond)
+for 2 <= n <= 10^5, 1 <= k <= 10^6 and both estimators: relative error below 2e-12 in both
+tails wherever the probability exceeds 1e-300 (the documented promise is 1e-8).
 """
 
 from __future__ import annotations
