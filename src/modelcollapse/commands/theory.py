@@ -436,7 +436,7 @@ def forget_cmd(
             raise ConfigError("--quantile", q, "a probability in (0, 1)")
     c = np.array(count_values)[:, None]
     q = np.array(qs)[None, :]
-    exact = th.forgetting_generation(c, n, q)
+    res = th.forgetting_generation_bracket(c, n, q)
     branch = th.forgetting_generation_branching(c, q)
     cc, qq = np.broadcast_arrays(c, q)
 
@@ -447,14 +447,19 @@ def forget_cmd(
         "count": cc.ravel(),
         "n": n,
         "quantile": qq.ravel(),
-        "generation": as_int(exact),
+        "generation": as_int(res.generation),
+        "exact": res.exact.ravel(),
+        "low": as_int(res.low),
+        "high": as_int(res.high),
         "branching_generation": as_int(branch),
     }
-    _emit(
-        _records(cols),
-        as_json,
-        "Generation by which the symbol is lost with the given probability (- = never)",
-    )
+    title = "Generation by which the symbol is lost with the given probability (- = never)"
+    if not np.all(res.exact):
+        title += (
+            "\nexact=False: too costly to certify here; an approximation, and the exact "
+            "generation lies in [low, high]"
+        )
+    _emit(_records(cols), as_json, title)
 
 
 @theory.command(name="collapse")
