@@ -68,8 +68,10 @@ def forgetting_generation_branching(count: ArrayLike, quantile: ArrayLike = 0.5)
     """The generation by which a symbol of count c is lost with probability q, branching limit.
 
     Smallest k with exp(-c g_k) >= q, i.e. g_k <= log(1/q)/c: the closed form behind the
-    paper's "the time to forget grows linearly in the count" (k ~ 2c/log(1/q), so about 2.9 c
-    for the median). It is the lower-bound curve of Theorem 1, exact when n -> infinity.
+    paper's "the time to forget grows linearly in the count" (k ~ 2c/log(1/q), so about 2.885 c
+    for the median, for large c: from c of about 50; :func:`median_forgetting_curve` gives the
+    exact ratio, 2.0 at c = 1). It is the lower-bound curve of Theorem 1, exact when
+    n -> infinity.
     """
     cc = as_counts(count, "count").astype(float)
     qq = as_probability(quantile, "quantile")
