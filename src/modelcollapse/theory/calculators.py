@@ -257,7 +257,7 @@ def _forgetting_one(
             steps = 10**7 if method == "matrix" else max(1, int(2e10 / (n + 1) ** 2))
             k = _chain_crossing(c, n, q, n + 1, steps)
             res = None if k is None else (k, k, k, True)
-        elif method != "matrix":
+        else:
             res = _banded_crossing(c, n, q, guess, FORGET_EXACT_BUDGET)
         if res is not None:
             return res
