@@ -19,8 +19,8 @@ from modelcollapse.theory import (
     median_forgetting_curve,
 )
 
-N = MATRIX_MAX_N + 500  # just beyond the full matrix, small enough for a dense reference
-COUNTS = (1, 4, 15)
+N = MATRIX_MAX_N + 200  # just beyond the full matrix, small enough for a dense reference
+COUNTS = (1, 4, 12)
 QUANTILES = (0.5, 0.9)
 
 

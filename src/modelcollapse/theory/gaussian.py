@@ -16,7 +16,7 @@ inverting the moment generating function along a vertical contour through the sa
 the smaller tail is the integral itself, so its relative accuracy survives down to 1e-300.
 log Gamma(a + z) - log Gamma(a) is evaluated from Stirling's series without the cancellation
 that a direct difference suffers for large a (multiplied by k, it cost 4 digits at n = 1001,
-k = 3000). Measured against mpmath (incomplete gamma at k = 1, a 40-digit inversion beyond)
+k = 3000). Measured against mpmath (incomplete gamma at k = 1, a 30-digit inversion beyond)
 for 2 <= n <= 10^5, 1 <= k <= 10^6 and both estimators: relative error below 2e-12 in both
 tails wherever the probability exceeds 1e-300 (the documented promise is 1e-8).
 """
@@ -356,8 +356,8 @@ def sigma_tail(
 
     Accuracy: relative error below 1e-8 wherever the probability is above 1e-300, for
     2 <= n <= 10^5 and k <= 10^6, in both tails (measured against mpmath's incomplete gamma
-    at k = 1 and a 40-digit inversion for k >= 2 in ``tests/theory/test_gaussian_exact_law.py``;
-    the worst measured relative error is about 1e-12). Below 1e-300 the result underflows
+    at k = 1 and a 30-digit inversion for k >= 2 in ``tests/theory/test_gaussian_exact_law.py``;
+    the worst measured relative error is about 2e-12). Below 1e-300 the result underflows
     towards 0. For the lower tail use :func:`sigma_cdf`, which is computed directly.
 
     Parameters
