@@ -52,9 +52,14 @@ def test_banded_chain_is_certified_and_equals_the_dense_chain(dense_crossings):
             assert res.low[a, b] == res.high[a, b] == res.generation[a, b]
 
 
-def test_beyond_the_budget_the_answer_is_labelled_and_bracketed(dense_crossings, monkeypatch):
-    monkeypatch.setattr(calc, "FORGET_EXACT_BUDGET", 1.0)  # no chain affordable
-    res = forgetting_generation_bracket(np.array(COUNTS)[:, None], N, np.array(QUANTILES)[None, :])
+@pytest.mark.parametrize("how", ["argument", "default"])
+def test_beyond_the_budget_the_answer_is_labelled_and_bracketed(dense_crossings, monkeypatch, how):
+    c, q = np.array(COUNTS)[:, None], np.array(QUANTILES)[None, :]
+    if how == "argument":
+        res = forgetting_generation_bracket(c, N, q, budget=1.0)  # no chain affordable
+    else:
+        monkeypatch.setattr(calc, "FORGET_EXACT_BUDGET", 1.0)
+        res = forgetting_generation_bracket(c, N, q)
     assert not np.any(res.exact)
     for a, c in enumerate(COUNTS):
         for b, q in enumerate(QUANTILES):

@@ -93,6 +93,8 @@ HUGE = str(2**63)
         (("categorical", "--param", "p=0.5,0.5"), "--n"),
         (("categorical", "--param", "q=0.5,0.5", "--n", "10"), "--param"),
         (("categorical", "--n", "10"), "--counts"),
+        (("forget", "--count", "1", "--n", "10", "--exact-budget", "0"), "--exact-budget"),
+        (("forget", "--count", "1", "--n", "10", "--exact-budget", "nan"), "--exact-budget"),
     ],
 )
 def test_bad_sizes_exit_2_before_any_allocation(args, field):

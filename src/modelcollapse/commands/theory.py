@@ -400,6 +400,15 @@ def mixture2_cmd(
     show_default=True,
     help="With --counts: print every K-th generation (the last one is always printed).",
 )
+@click.option(
+    "--exact-budget",
+    "budget",
+    type=float,
+    default=th.FORGET_EXACT_BUDGET,
+    show_default=True,
+    help="Multiply-adds the exact chain may spend per answer (4e9: about 10 s); beyond, the "
+    "answer is an approximation, marked exact=False, with the range of the exact value.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
 @handles_config_errors
 def forget_cmd(
@@ -409,9 +418,12 @@ def forget_cmd(
     counts_file: str | None,
     generations: int,
     every: int,
+    budget: float,
     as_json: bool,
 ) -> None:
     """When is a symbol seen c times in n tokens forgotten? How much vocabulary is left?"""
+    if not (math.isfinite(budget) and budget > 0):
+        raise ConfigError("--exact-budget", budget, "a finite number > 0 (multiply-adds)")
     if counts_file is not None:
         if count_values:
             raise ConfigError("--count", count_values[0], "not together with --counts")
@@ -436,7 +448,7 @@ def forget_cmd(
             raise ConfigError("--quantile", q, "a probability in (0, 1)")
     c = np.array(count_values)[:, None]
     q = np.array(qs)[None, :]
-    res = th.forgetting_generation_bracket(c, n, q)
+    res = th.forgetting_generation_bracket(c, n, q, budget=budget)
     branch = th.forgetting_generation_branching(c, q)
     cc, qq = np.broadcast_arrays(c, q)
 
@@ -456,8 +468,8 @@ def forget_cmd(
     title = "Generation by which the symbol is lost with the given probability (- = never)"
     if not np.all(res.exact):
         title += (
-            "\nexact=False: too costly to certify here; an approximation, and the exact "
-            "generation lies in [low, high]"
+            "\nexact=False: too costly to certify within --exact-budget; an approximation, and "
+            "the exact generation lies in [low, high]"
         )
     _emit(_records(cols), as_json, title)
 

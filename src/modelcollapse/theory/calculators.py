@@ -98,7 +98,12 @@ class ForgettingGeneration(NamedTuple):
 
 
 def forgetting_generation_bracket(
-    count: ArrayLike, n: int, quantile: ArrayLike = 0.5, *, method: str = "auto"
+    count: ArrayLike,
+    n: int,
+    quantile: ArrayLike = 0.5,
+    *,
+    method: str = "auto",
+    budget: float | None = None,
 ) -> ForgettingGeneration:
     """The generation by which a symbol seen ``count`` times in n tokens is lost with
     probability ``quantile``, smallest k with Pr(C_k = 0 | C_0 = count) >= quantile, and
@@ -114,11 +119,14 @@ def forgetting_generation_bracket(
     limit (c <= sqrt(n)) or Kimura's diffusion, whose survival errors are at most c/n and
     0.7/c (measured, :mod:`modelcollapse.theory.bernoulli`); [low, high] is then the range of
     generations where the approximate survival is within that error of 1 - quantile.
+    ``budget`` (multiply-adds per answer) replaces :data:`FORGET_EXACT_BUDGET`: for example
+    1e11 certifies n = 436,577, count 100, quantile 0.9 (1897) in about 45 s of CPU.
     """
     nn = as_sample_size(n)
     cc = as_counts(count, "count", nn)
     qq = as_probability(quantile, "quantile")
     as_choice(method, "method", ("auto", "matrix", "truncated", "diffusion", "branching"))
+    work = FORGET_EXACT_BUDGET if budget is None else float(as_positive(budget, "budget"))
     cc, qq = np.broadcast_arrays(cc, qq)
     guess = forgetting_generation_branching(cc, np.minimum(qq, 1.0 - 1e-12))
     out = np.empty(cc.shape)
@@ -133,7 +141,7 @@ def forgetting_generation_bracket(
             # Survival decreases to c/n from above and never reaches it.
             res = (math.inf, math.inf, math.inf, True)
         else:
-            res = _forgetting_one(c, nn, q, int(guess[idx]), method)
+            res = _forgetting_one(c, nn, q, int(guess[idx]), method, work)
         out[idx], low[idx], high[idx], exact[idx] = res
     return ForgettingGeneration(out, low, high, exact)
 
@@ -177,18 +185,27 @@ def _chain_crossing(c: int, n: int, q: float, size: int, max_steps: int) -> floa
     return None
 
 
+#: Row i of the banded chain keeps the states within _BAND_SDS standard deviations + _BAND_PAD
+#: of i: beyond, a binomial row has mass below 1e-13, and what is dropped is counted as lost.
+_BAND_SDS = 8.0
+_BAND_PAD = 20.0
+
+
+def _band(i: NDArray[np.float64] | float, n: int) -> NDArray[np.int64]:
+    return np.ceil(_BAND_SDS * np.sqrt(i * (1.0 - i / n)) + _BAND_PAD).astype(np.int64)
+
+
 def _banded_forward(n: int, size: int) -> tuple[object, NDArray, NDArray, int]:
     """The chain on the states 1..size-1 as a sparse matrix acting on distributions.
 
-    Row i of the transition matrix is Binomial(n, i/n), kept within 10 standard deviations
-    + 25 of i (beyond, mass below 1e-22; whatever is dropped is counted as lost, not ignored).
-    Returns (A, to_zero, leak, nnz): p_next = A p on 1..size-1, to_zero[i] = T[i, 0], leak[i]
-    = the mass of row i outside the kept entries.
+    Row i of the transition matrix is Binomial(n, i/n), kept within the band of :func:`_band`.
+    Returns (A, to_zero, leak, nnz): p_next = A p on 1..size-1 (A[to, from]), to_zero[i] =
+    T[i, 0], leak[i] = the mass of row i outside the kept entries (band or window).
     """
     from scipy import sparse, stats
 
     i = np.arange(1, size)
-    w = np.ceil(10.0 * np.sqrt(i * (1.0 - i / n)) + 25.0).astype(np.int64)
+    w = _band(i.astype(float), n)
     lo = np.maximum(i - w, 0)
     hi = np.minimum(i + w, size - 1)
     lens = hi - lo + 1
@@ -207,48 +224,76 @@ def _banded_forward(n: int, size: int) -> tuple[object, NDArray, NDArray, int]:
     return A, to_zero, leak, int(vals.size)
 
 
+def _nnz_estimate(size: float, n: int) -> float:
+    """Non-zeros of the banded matrix on states < size: sum_i (2 w_i + 1)."""
+    return 2.0 * _BAND_SDS * (2.0 / 3.0) * size**1.5 + (2.0 * _BAND_PAD + 3.0) * size
+
+
 def _banded_crossing(
     c: int, n: int, q: float, guess: int, budget: float
 ) -> tuple[float, float, float, bool] | None:
     """Certified first k with Pr(C_k = 0 | c) >= q from the forward banded chain, or None
-    when the budget does not allow it."""
+    when the budget does not allow it.
+
+    The distribution of C_j starts at c and spreads by at most one band per generation, so each
+    block of generations multiplies only the rows that can hold mass (a prefix of the states).
+    """
     horizon = 1.25 * guess + 20.0
     margin = 1.0  # states beyond c + 10 sd per generation of horizon; doubled if undecided
+    block = 32
     while True:
         size = int(c + 10.0 * math.sqrt((c + 1.0) * horizon) + margin * horizon + 50.0)
         size = min(size, n + 1)
-        # nnz ~ sum_i (20 sqrt(i) + 51): refuse before building what the budget cannot run.
-        nnz_est = 13.4 * size**1.5 + 51.0 * size
-        if nnz_est * horizon > budget:
+        # Refuse before building what the budget cannot run: building costs about 50 steps of
+        # the full matrix (a pmf evaluation per entry), then the prefixes grow with j.
+        js = np.linspace(0.0, horizon, 64)
+        tops = np.minimum(size, c + 10.0 * np.sqrt((c + 1.0) * js) + 2.0 * js + 50.0)
+        work = 50.0 * _nnz_estimate(size, n) + horizon * float(
+            np.mean([_nnz_estimate(t, n) for t in tops])
+        )
+        if work > budget:
             return None
-        A, to_zero, leak, nnz = _banded_forward(n, size)
+        A, to_zero, leak, _ = _banded_forward(n, size)
         if size == n + 1:
             leak[:] = 0.0  # the whole chain: nothing can leave (state n is kept, alive)
         p = np.zeros(size)
         p[c] = 1.0
+        top = c  # no mass above this state
         dead = lost = 0.0
         k = 0
+        spent = 0.0
         decided = None
-        while (k + 1) * nnz <= budget:
-            k += 1
-            dead += float(p @ to_zero)
-            lost += float(p @ leak)
-            p = A @ p
-            if dead >= q:
-                decided = float(k)  # certainly crossed at k, and not before (checked below)
-                break
-            if dead + lost >= q:
-                break  # undecided: a wider window is needed
+        undecided = False
+        while spent <= budget and decided is None and not undecided:
+            reach = top
+            for _ in range(block):
+                reach = min(size - 1, reach + int(_band(float(reach), n)))
+            sub = A[: reach + 1]
+            sub_zero, sub_leak = to_zero[: reach + 1], leak[: reach + 1]
+            for _ in range(block):
+                k += 1
+                dead += float(p[: reach + 1] @ sub_zero)
+                lost += float(p[: reach + 1] @ sub_leak)
+                nxt = sub @ p
+                p[: reach + 1] = nxt
+                spent += sub.nnz
+                if dead >= q:
+                    decided = float(k)  # certainly crossed at k, and not before (checked below)
+                    break
+                if dead + lost >= q:
+                    undecided = True  # a wider window is needed
+                    break
+            top = reach
         if decided is not None:
             return decided, decided, decided, True
-        if size == n + 1 or (k + 1) * nnz > budget:
+        if size == n + 1 or spent > budget:
             return None
         margin *= 2.0
         horizon = max(horizon, 1.25 * k + 20.0)
 
 
 def _forgetting_one(
-    c: int, n: int, q: float, guess: int, method: str
+    c: int, n: int, q: float, guess: int, method: str, budget: float
 ) -> tuple[float, float, float, bool]:
     if method in ("auto", "matrix", "truncated"):
         res = None
@@ -258,7 +303,7 @@ def _forgetting_one(
             k = _chain_crossing(c, n, q, n + 1, steps)
             res = None if k is None else (k, k, k, True)
         else:
-            res = _banded_crossing(c, n, q, guess, FORGET_EXACT_BUDGET)
+            res = _banded_crossing(c, n, q, guess, budget)
         if res is not None:
             return res
         if method != "auto":
