@@ -95,8 +95,9 @@ def _emit(records: list[dict[str, Any]], as_json: bool, title: str | None = None
         click.echo("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
 
 
-#: Most generations a theory command accepts: far beyond any horizon of interest, and small
-#: enough that k, k + 1 and k * n stay exact in int64 and float64 for every n we accept.
+#: Most generations a theory command accepts: far beyond any horizon of interest (the paper's
+#: go to 10^3), and far inside int64 and the integers float64 holds exactly, so that
+#: generations + 1 and every formula in k stay exact; 2**63 or 10^12 are refused at once.
 MAX_GENERATIONS = 10**9
 #: Most rows a theory command prints: each row is a record of a dozen numbers (about 2 kB as
 #: Python objects), so 10^6 rows is already about 2 GB; thin longer horizons with --every.
@@ -200,7 +201,7 @@ def bernoulli_cmd(
 def poisson_cmd(
     params: tuple[str, ...], n: int, generations: int, every: int, as_json: bool
 ) -> None:
-    """Pr(Lambda_k != 0): Theorem 2 (exact) and the branching-process check."""
+    """Pr(Lambda_k != 0) by Theorem 2, which is exact (1 - exp(-n lambda0 g_k))."""
     lam = _param(parse_params(params), ("lam", "lambda", "lam0"))
     k = _generations(generations, every)
     # Theorem 2 is exact: no lower and upper columns that would only repeat it.
