@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from click.testing import CliRunner
@@ -31,7 +32,15 @@ def test_bernoulli_json_records():
 
 def test_poisson_gaussian_mixture():
     recs = _json("poisson", "--param", "lambda=1", "--n", "10", "--generations", "5")
-    assert recs[5]["exact"] == pytest.approx(recs[5]["lower"])
+    # Independent of the package: extinction of a critical Poisson(1) branching process from
+    # one line, q_j = exp(q_{j-1} - 1), q_0 = 0; S_1 ~ Poisson(n lambda) lines at generation 1
+    # then give Pr(alive at k) = 1 - exp(n lambda (q_{k-1} - 1)).
+    q = [0.0]
+    for _ in range(5):
+        q.append(math.exp(q[-1] - 1.0))
+    for k in range(1, 6):
+        assert recs[k]["exact"] == pytest.approx(-math.expm1(10.0 * (q[k - 1] - 1.0)), rel=1e-12)
+    assert recs[0]["exact"] == 1.0
     recs = _json(
         "gaussian", "--param", "sigma=1", "--eps", "0.1", "--n", "10", "--generations", "30"
     )

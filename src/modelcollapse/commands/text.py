@@ -182,8 +182,16 @@ def forget(
     slope = result.fitted_slope()
     click.echo(
         f"median forgetting time per unit count: fitted {slope:.3f}, "
-        "law 2/ln 2 = 2.885 (Poisson branching limit)"
+        "law 2/ln 2 = 2.885 (Poisson branching limit, reached from counts of about 50)"
     )
+    if not no_theory:
+        from modelcollapse.theory import median_forgetting_curve
+
+        probe = [c for c in (1, 10, 50) if c <= result.n]
+        ratio = median_forgetting_curve(probe, result.n)
+        shown = [f"{r:.3g} (c={c})" for c, r in zip(probe, ratio, strict=True) if r == r]
+        if shown:
+            click.echo("exact median per unit count at this n: " + ", ".join(shown))
     if out is not None:
         click.echo(
             f"wrote {out}/ (summary.parquet, words.parquet, counts.tsv, forgetting.png, run.json)"

@@ -95,10 +95,31 @@ def _emit(records: list[dict[str, Any]], as_json: bool, title: str | None = None
         click.echo("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
 
 
-def _generations(generations: int) -> np.ndarray:
-    if generations < 0:
-        raise ConfigError("--generations", generations, "an integer >= 0")
-    return np.arange(generations + 1)
+#: Most generations a theory command accepts: far beyond any horizon of interest (the paper's
+#: go to 10^3), and far inside int64 and the integers float64 holds exactly, so that
+#: generations + 1 and every formula in k stay exact; 2**63 or 10^12 are refused at once.
+MAX_GENERATIONS = 10**9
+#: Most rows a theory command prints: each row is a record of a dozen numbers (about 2 kB as
+#: Python objects), so 10^6 rows is already about 2 GB; thin longer horizons with --every.
+MAX_ROWS = 10**6
+
+
+def _generations(generations: int, every: int = 1) -> np.ndarray:
+    """Generations 0, K, 2K, ... up to ``generations`` (always included), checked first."""
+    if not 0 <= generations <= MAX_GENERATIONS:
+        raise ConfigError("--generations", generations, f"an integer in [0, {MAX_GENERATIONS:,}]")
+    if not 1 <= every <= MAX_GENERATIONS:
+        raise ConfigError("--every", every, f"an integer in [1, {MAX_GENERATIONS:,}]")
+    rows = generations // every + 1 + (generations % every != 0)
+    if rows > MAX_ROWS:
+        need = -(-generations // (MAX_ROWS - 1))
+        raise ConfigError(
+            "--generations",
+            generations,
+            f"at most {MAX_ROWS:,} printed rows (here {rows:,}); add --every {need} or more",
+        )
+    k = np.arange(0, generations + 1, every, dtype=np.int64)
+    return k if k[-1] == generations else np.append(k, generations)
 
 
 def _read_counts(path: str) -> np.ndarray:
@@ -116,6 +137,14 @@ _with_common = stack_options(
         default=50,
         show_default=True,
         help="Print generations 0..K.",
+    ),
+    click.option(
+        "--every",
+        "every",
+        type=int,
+        default=1,
+        show_default=True,
+        help="Print every K-th generation (the last one is always printed).",
     ),
     JSON_OPTION,
 )
@@ -138,11 +167,11 @@ def theory() -> None:
 @_with_common
 @handles_config_errors
 def bernoulli_cmd(
-    params: tuple[str, ...], method: str, n: int, generations: int, as_json: bool
+    params: tuple[str, ...], method: str, n: int, generations: int, every: int, as_json: bool
 ) -> None:
     """Pr(P_k != 0) and Pr(P_k not in {0,1}): Theorem 1, its extension, Seddik et al., exact."""
     p0 = _param(parse_params(params), ("p", "p0"))
-    k = _generations(generations)
+    k = _generations(generations, every)
     lo, hi = th.theorem1_bounds(p0, n, k)
     slo, shi = th.theorem1_extension_bounds(p0, n, k)
     dlo, dhi = th.seddik_bounds(p0, n, k)
@@ -169,12 +198,14 @@ def bernoulli_cmd(
 @click.option("--param", "params", multiple=True, help="lam=LAMBDA0 (also lambda, lam0).")
 @_with_common
 @handles_config_errors
-def poisson_cmd(params: tuple[str, ...], n: int, generations: int, as_json: bool) -> None:
-    """Pr(Lambda_k != 0): Theorem 2 (exact) and the branching-process check."""
+def poisson_cmd(
+    params: tuple[str, ...], n: int, generations: int, every: int, as_json: bool
+) -> None:
+    """Pr(Lambda_k != 0) by Theorem 2, which is exact (1 - exp(-n lambda0 g_k))."""
     lam = _param(parse_params(params), ("lam", "lambda", "lam0"))
-    k = _generations(generations)
-    exact = th.theorem2_survival(lam, n, k)
-    cols = {"generation": k, "g_k": th.g_k(k), "lower": exact, "exact": exact, "upper": exact}
+    k = _generations(generations, every)
+    # Theorem 2 is exact: no lower and upper columns that would only repeat it.
+    cols = {"generation": k, "g_k": th.g_k(k), "exact": th.theorem2_survival(lam, n, k)}
     _emit(
         _records(cols),
         as_json,
@@ -187,22 +218,53 @@ def poisson_cmd(params: tuple[str, ...], n: int, generations: int, as_json: bool
     "--counts",
     "counts_file",
     type=click.Path(dir_okay=False),
-    required=True,
-    help="A file of symbol<TAB>count lines.",
+    default=None,
+    help="A file of symbol<TAB>count lines (or give --param p=...).",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    help="p=P1,P2,... (start probabilities summing to 1; needs --n), instead of --counts.",
 )
 @click.option(
     "--n", "n", type=int, default=None, help="Samples per generation (default: corpus size)."
 )
 @click.option("--generations", "generations", type=int, default=10, show_default=True)
+@click.option(
+    "--every",
+    "every",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Print every K-th generation (the last one is always printed).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
 @handles_config_errors
-def categorical_cmd(counts_file: str, n: int | None, generations: int, as_json: bool) -> None:
+def categorical_cmd(
+    counts_file: str | None,
+    params: tuple[str, ...],
+    n: int | None,
+    generations: int,
+    every: int,
+    as_json: bool,
+) -> None:
     """E[uniq_k]: Corollary 1 bounds and the exact value, as counts and fractions."""
-    counts = _read_counts(counts_file)
-    k = _generations(generations)
-    lo, hi = th.corollary1_bounds(k, counts=counts, n=n)
-    exact = th.expected_unique(k, counts=counts, n=n)
-    m = int(np.count_nonzero(counts))
+    parsed = parse_params(params)
+    k = _generations(generations, every)
+    if counts_file is not None:
+        if parsed:
+            raise ConfigError("--param", next(iter(parsed)), "not together with --counts")
+        start: dict[str, Any] = {"counts": _read_counts(counts_file), "n": n}
+    else:
+        probs = _probabilities(parsed)
+        if n is None:
+            raise ConfigError("--n", None, "an integer >= 1 (required with --param p=...)")
+        start = {"probs": probs, "n": n}
+    lo, hi = th.corollary1_bounds(k, **start)
+    exact = th.expected_unique(k, **start)
+    _, mult, nn = th.grouped_start(**start)
+    m = int(mult.sum())
     cols = {
         "generation": k,
         "g_k": th.g_k(k),
@@ -213,8 +275,23 @@ def categorical_cmd(counts_file: str, n: int | None, generations: int, as_json: 
         "exact_fraction": exact / m,
         "upper_fraction": hi / m,
     }
-    nn = int(counts.sum()) if n is None else n
     _emit(_records(cols), as_json, f"Categorical m={m} symbols, n={nn}: E[uniq_k]")
+
+
+def _probabilities(parsed: dict[str, Any]) -> np.ndarray:
+    """The start probabilities of ``--param p=P1,P2,...`` (also ``probs``), checked."""
+    for key in parsed:
+        if key not in ("p", "probs"):
+            raise ConfigError("--param", key, "p=P1,P2,... (or --counts FILE)")
+    if not parsed:
+        raise ConfigError("--counts", None, "a counts file, or --param p=P1,P2,...")
+    value = next(iter(parsed.values()))
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    ):
+        raise ConfigError("--param p", value, "comma-separated numbers, e.g. p=0.5,0.3,0.2")
+    return np.asarray(values, dtype=float)
 
 
 @theory.command(name="gaussian")
@@ -244,11 +321,12 @@ def gaussian_cmd(
     s: float,
     n: int,
     generations: int,
+    every: int,
     as_json: bool,
 ) -> None:
     """Pr(Sigma_k > eps): exact, Theorem 3, moment bounds, Bertrand et al.; exact moments."""
     sigma0 = _param(parse_params(params), ("sigma", "sigma0"), 1.0)
-    k = _generations(generations)
+    k = _generations(generations, every)
     best, best_s = th.best_moment_bound(eps, sigma0, n, k, estimator=estimator)
     cols = {
         "generation": k,
@@ -277,14 +355,14 @@ def gaussian_cmd(
 @_with_common
 @handles_config_errors
 def mixture2_cmd(
-    params: tuple[str, ...], eps: float, n: int, generations: int, as_json: bool
+    params: tuple[str, ...], eps: float, n: int, generations: int, every: int, as_json: bool
 ) -> None:
     """Pr(Sigma_k > eps) for the symmetric 2-GMM: Theorem 4 (no exact law is known)."""
     names = ("sigma", "sigma0", "mu", "mu0")
     parsed = parse_params(params)
     sigma0 = _param({k: v for k, v in parsed.items() if k in names[:2]}, names[:2], 1.0)
     _param(parsed, names, 1.0)  # reject unknown names; mu does not enter the bound
-    k = _generations(generations)
+    k = _generations(generations, every)
     cols = {"generation": k, "upper": th.theorem4_bound(eps, sigma0, n, k), "exact": None}
     _emit(
         _records(cols), as_json, f"Symmetric 2-GMM sigma0={sigma0:g} n={n}: Pr(Sigma_k > {eps:g})"
@@ -315,6 +393,23 @@ def mixture2_cmd(
     help="A counts file: print the expected fraction of the vocabulary left instead.",
 )
 @click.option("--generations", "generations", type=int, default=10, show_default=True)
+@click.option(
+    "--every",
+    "every",
+    type=int,
+    default=1,
+    show_default=True,
+    help="With --counts: print every K-th generation (the last one is always printed).",
+)
+@click.option(
+    "--exact-budget",
+    "budget",
+    type=float,
+    default=th.FORGET_EXACT_BUDGET,
+    show_default=True,
+    help="Multiply-adds the exact chain may spend per answer (4e9: about 10 s); beyond, the "
+    "answer is an approximation, marked exact=False, with the range of the exact value.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
 @handles_config_errors
 def forget_cmd(
@@ -323,14 +418,18 @@ def forget_cmd(
     quantiles: tuple[float, ...],
     counts_file: str | None,
     generations: int,
+    every: int,
+    budget: float,
     as_json: bool,
 ) -> None:
     """When is a symbol seen c times in n tokens forgotten? How much vocabulary is left?"""
+    if not (math.isfinite(budget) and budget > 0):
+        raise ConfigError("--exact-budget", budget, "a finite number > 0 (multiply-adds)")
     if counts_file is not None:
         if count_values:
             raise ConfigError("--count", count_values[0], "not together with --counts")
         counts = _read_counts(counts_file)
-        k = _generations(generations)
+        k = _generations(generations, every)
         res = th.vocabulary_left(counts, k, n=n)
         cols = {
             "generation": res.generation,
@@ -350,7 +449,7 @@ def forget_cmd(
             raise ConfigError("--quantile", q, "a probability in (0, 1)")
     c = np.array(count_values)[:, None]
     q = np.array(qs)[None, :]
-    exact = th.forgetting_generation(c, n, q)
+    res = th.forgetting_generation_bracket(c, n, q, budget=budget)
     branch = th.forgetting_generation_branching(c, q)
     cc, qq = np.broadcast_arrays(c, q)
 
@@ -361,14 +460,19 @@ def forget_cmd(
         "count": cc.ravel(),
         "n": n,
         "quantile": qq.ravel(),
-        "generation": as_int(exact),
+        "generation": as_int(res.generation),
+        "exact": res.exact.ravel(),
+        "low": as_int(res.low),
+        "high": as_int(res.high),
         "branching_generation": as_int(branch),
     }
-    _emit(
-        _records(cols),
-        as_json,
-        "Generation by which the symbol is lost with the given probability (- = never)",
-    )
+    title = "Generation by which the symbol is lost with the given probability (- = never)"
+    if not np.all(res.exact):
+        title += (
+            "\nexact=False: too costly to certify within --exact-budget; an approximation, and "
+            "the exact generation lies in [low, high]"
+        )
+    _emit(_records(cols), as_json, title)
 
 
 @theory.command(name="collapse")

@@ -27,10 +27,14 @@ from modelcollapse.theory.bernoulli import (
     transition_matrix,
 )
 from modelcollapse.theory.calculators import (
+    FORGET_EXACT_BUDGET,
+    ForgettingGeneration,
     VocabularyLeft,
     forgetting_generation,
+    forgetting_generation_bracket,
     forgetting_generation_branching,
     gaussian_collapse_generation,
+    median_forgetting_curve,
     vocabulary_left,
 )
 from modelcollapse.theory.categorical import (
@@ -85,8 +89,12 @@ __all__ = [
     "expected_unique_fraction",
     "expected_variance",
     "fixation_probability",
+    "FORGET_EXACT_BUDGET",
+    "ForgettingGeneration",
     "forgetting_generation",
+    "forgetting_generation_bracket",
     "forgetting_generation_branching",
+    "median_forgetting_curve",
     "g",
     "g_k",
     "gaussian_collapse_generation",
