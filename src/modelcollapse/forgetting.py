@@ -13,7 +13,10 @@ the exact expectation E[uniq_k]/m and the Corollary 1 bounds when a caller attac
 in the experiments layer, DESIGN.md); per
 word and trial: the forgetting time. The linear law: in the Poisson branching limit a word of
 count c is still alive at generation k with probability about 1 - exp(-c g_k), g_k ~ 2/k
-(Corollary 1), so its median forgetting time is about k = 2c / ln 2 = 2.885 c.
+(Corollary 1), so its median forgetting time is about k = 2c / ln 2 = 2.885 c. The law is a
+large-count limit: it holds from counts of about 50 up (the exact median per unit count at
+n = 10^5 is 2.0, 2.5, 2.6, 2.7, 2.8, 2.84, 2.87 for counts 1, 2, 5, 10, 20, 50, 100;
+``modelcollapse.theory.median_forgetting_curve`` computes it).
 
 ``forget`` is a front end of the one generation loop: it runs the categorical family through
 ``simulate`` with a :class:`ForgettingObserver`, so ``forget(counts, seed=s)`` and
@@ -39,7 +42,8 @@ from modelcollapse.engine import Observer, simulate
 from modelcollapse.errors import ConfigError
 from modelcollapse.families.categorical import Categorical, check_counts
 
-#: Median forgetting time per unit of original count: 2 / ln 2 (Poisson branching limit).
+#: Median forgetting time per unit of original count: 2 / ln 2 (Poisson branching limit, reached
+#: from counts of about 50 up; smaller counts are forgotten sooner per unit count).
 LINEAR_LAW_SLOPE = 2.0 / math.log(2.0)
 #: Value of ``forgotten_at`` (in numpy arrays) for a word still alive at the last generation.
 #: Parquet files store it as NULL instead.
