@@ -138,6 +138,11 @@ def simulate(
     record_every = _check_int("record_every", record_every, 1)
     workers = _check_int("workers", workers, 1)
     cell = _check_int("cell", cell, 0)
+    # robust16 (issue 16/12): sizes numpy cannot hold, memory and work, before any allocation.
+    # The one call into modelcollapse.limits from the engine: keep it after the integer checks.
+    from modelcollapse.limits import check_run_size
+
+    check_run_size(n=n, generations=generations, trials=trials, record_every=record_every)
     if method is not None and method not in METHODS:
         raise ConfigError("method", method, f"one of: {', '.join(METHODS)}")
     if isinstance(family, str):

@@ -96,8 +96,15 @@ def _emit(records: list[dict[str, Any]], as_json: bool, title: str | None = None
 
 
 def _generations(generations: int) -> np.ndarray:
+    from modelcollapse import limits
+
     if generations < 0:
         raise ConfigError("--generations", generations, "an integer >= 0")
+    limits.check_int64("--generations", generations)
+    # Every generation becomes a printed row of Python objects: about a kilobyte each.
+    limits.check_memory(
+        "--generations", generations, 1024.0 * (generations + 1), f"{generations + 1:,} rows"
+    )
     return np.arange(generations + 1)
 
 
