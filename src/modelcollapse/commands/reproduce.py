@@ -7,7 +7,32 @@ import sys
 import click
 import numpy as np
 
-from modelcollapse.commands._common import handles_config_errors
+from modelcollapse.commands._common import check_out, handles_config_errors
+from modelcollapse.errors import ConfigError
+
+
+def _check_seed(seed: int) -> None:
+    from modelcollapse.limits import check_int64
+
+    check_int64("--seed", seed, low=0)
+
+
+def _check_corpus(corpus: str | None) -> None:
+    """Read the whole corpus once now: a binary, empty or blank file is bad input (exit 2),
+    found before any experiment runs rather than as a failed experiment in a written report."""
+    if corpus is None:
+        return
+    from modelcollapse.data.corpus import iter_text
+
+    label = f"corpus {corpus!r}"
+    for piece in iter_text(corpus):
+        if piece.strip():
+            break
+    else:
+        raise ConfigError(label, "blank file", "a UTF-8 text file with at least one token")
+    # iter_text checks each piece as it reads; finish reading to check the rest of the file.
+    for _ in iter_text(corpus):
+        pass
 
 
 @click.command()
@@ -63,6 +88,19 @@ def reproduce(only, scale, corpus, out, seed, workers, list_only, progress):
         for exp in REGISTRY.values():
             click.echo(f"{exp.id.ljust(width)}  {exp.paper_ref:<30} {exp.title}")
         return
+    # Validate everything before the report directory is created.
+    from modelcollapse.report.reproduce import MARKER, SCALES, check_ids
+
+    check_ids(only or None)
+    if scale not in SCALES:
+        raise ConfigError("--scale", scale, f"one of: {', '.join(SCALES)}")
+    _check_seed(seed)
+    if workers < 1:
+        raise ConfigError("--workers", workers, "an integer >= 1")
+    _check_corpus(corpus)
+    from pathlib import Path
+
+    check_out(out, None if (Path(out) / MARKER).exists() else False)
     summary = run_reproduce(
         out,
         only=only or None,
@@ -109,12 +147,15 @@ def verify(quick, out, alpha, seed, overwrite):
     """
     import csv
 
-    from modelcollapse.errors import ConfigError
     from modelcollapse.experiments.verification import run_checks, write_verification
     from modelcollapse.store import atomic_directory, write_parquet
 
     if not 0 < alpha < 1:
         raise ConfigError("--alpha", alpha, "a probability strictly between 0 and 1")
+    # The checks use seeds seed + 1, seed + 2, ...: the seed given must itself be valid, and be
+    # named as given (not as the first derived seed).
+    _check_seed(seed)
+    check_out(out, overwrite)
     with atomic_directory(out, overwrite=overwrite) as tmp:
         checks, curves = run_checks(quick, seed)
         failures, table = write_verification(tmp, checks, curves, alpha)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -11,6 +10,7 @@ from modelcollapse.commands._common import (
     JSON_OPTION,
     OVERWRITE_OPTION,
     PROGRESS_OPTION,
+    check_out,
     handles_config_errors,
     json_dumps,
     out_option,
@@ -20,12 +20,9 @@ from modelcollapse.errors import ConfigError
 
 
 def _check_out(out: str | None, overwrite: bool) -> None:
-    # Refuse a non-empty --out before any work (the atomic write would refuse it only at the end).
-    if out is None:
-        return
-    target = Path(out)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
-        raise ConfigError("--out", out, "a new or empty directory (or pass --overwrite)")
+    # Refuse an unusable or non-empty --out before any work (the atomic write would refuse it
+    # only at the end).
+    check_out(out, overwrite)
 
 
 def _check_positive(name: str, value: int, low: int = 1) -> None:

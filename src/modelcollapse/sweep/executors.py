@@ -5,12 +5,22 @@ results as they finish (in any order). Results come back to the calling process,
 writes files: a worker that dies, or a client that is killed, never leaves a partial cell.
 A cell's random streams depend only on the sweep seed and the cell's index, so every executor
 and any number of workers give identical cells.
+
+Workers die with their parent. A local (loky) worker runs a watch thread that exits the process
+when its parent, the sweep process, is gone (its parent pid changes: orphans are re-parented),
+checked every ``PARENT_POLL_S``. Dask workers of a LocalCluster already do so: distributed gives
+each worker process a pipe from its parent and exits it as soon as the pipe closes; workers of a
+separate scheduler belong to that cluster and outlive the client by design (their tasks of a
+killed client are released by the scheduler). Workers ignore SIGINT, so Ctrl-C reaches only the
+sweep process, which stops cleanly (finished cells are kept).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -22,11 +32,58 @@ from modelcollapse.engine import simulate
 from modelcollapse.errors import ConfigError
 
 EXECUTORS = ("local", "dask")
+#: Seconds between a worker's checks that its parent is alive.
+PARENT_POLL_S = 0.5
+#: Below this many elementary draws in all (about half a second of work) a local sweep runs in
+#: this process: starting worker processes costs more than it saves.
+TINY_SWEEP_DRAWS = 5e7
+_watched_parent: int | None = None
 
 
-def cell_payload(index: int, cfg: RunConfig, cell_hash: str) -> dict[str, Any]:
-    """The plain data a worker needs to run one cell."""
-    return {"index": index, "hash": cell_hash, "config": cfg.model_dump()}
+def cell_payload(
+    index: int, cfg: RunConfig, cell_hash: str, parent_pid: int | None = None
+) -> dict[str, Any]:
+    """The plain data a worker needs to run one cell.
+
+    ``parent_pid``: the sweep process, which a local worker watches (it exits when it is gone).
+    """
+    return {"index": index, "hash": cell_hash, "config": cfg.model_dump(), "parent_pid": parent_pid}
+
+
+def cell_draws(cfg: RunConfig) -> float:
+    """Rough work of one cell in elementary draws (trials x generations x numbers per step)."""
+    try:
+        fam = cfg.build_family()
+        naive = (cfg.method or ("exact" if fam.has_exact else "naive")) == "naive"
+        per_step = fam.state_elements() + (cfg.n if naive else 0)
+    except Exception:  # a cell that cannot build its family fails when it runs, not here
+        per_step = 1
+    return float(cfg.trials) * float(cfg.generations) * float(per_step)
+
+
+def watch_parent(parent_pid: int | None) -> None:
+    """In a worker process: exit when ``parent_pid`` (the sweep process) is no longer our parent.
+
+    A process whose parent dies is re-parented (to init or a subreaper), so ``os.getppid()``
+    changes; a daemon thread polls it. Nothing happens in the sweep process itself, or when this
+    process's parent is not ``parent_pid`` to begin with (a remote Dask worker). Also ignores
+    SIGINT here, so that Ctrl-C in a terminal interrupts the sweep process only.
+    """
+    global _watched_parent
+    if parent_pid is None or parent_pid == os.getpid() or _watched_parent == parent_pid:
+        return
+    if os.getppid() != parent_pid:
+        return
+    _watched_parent = parent_pid
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(70)  # the sweep process is gone: nobody will collect this cell
+
+    threading.Thread(target=watch, name="modelcollapse-parent-watch", daemon=True).start()
 
 
 def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
@@ -38,6 +95,7 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
     metric, value, stderr as numpy arrays) or ``error`` and ``traceback``.
     """
     started = time.perf_counter()
+    watch_parent(payload.get("parent_pid"))
     out: dict[str, Any] = {"index": payload["index"], "hash": payload["hash"]}
     try:
         cfg = RunConfig.model_validate(payload["config"])
@@ -63,6 +121,8 @@ def check_options(executor: str, workers: int | None, scheduler: str | None) -> 
         raise ConfigError("--executor", executor, f"one of: {', '.join(EXECUTORS)}")
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise ConfigError("--workers", workers, "an integer >= 1")
+    if workers is not None and workers > 1024:
+        raise ConfigError("--workers", workers, "an integer from 1 to 1024")
     if scheduler is not None and executor != "dask":
         raise ConfigError("--scheduler", scheduler, "only with --executor dask")
     if executor == "dask":
@@ -74,6 +134,24 @@ def check_options(executor: str, workers: int | None, scheduler: str | None) -> 
                 executor,
                 "dask.distributed is not installed: pip install 'modelcollapse[dask]'",
             ) from None
+        if scheduler is not None:
+            check_scheduler_address(scheduler)
+
+
+def check_scheduler_address(scheduler: str) -> None:
+    """The form of a scheduler address (``tcp://host:port``), checked without connecting."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(scheduler, strict=False)
+        if scheme in ("tcp", "tls"):
+            host, port = parse_host_port(location)
+            if not host:
+                raise ValueError("no host")
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            "--scheduler", scheduler, f"a scheduler address such as tcp://host:8786 ({exc})"
+        ) from None
 
 
 @contextmanager
@@ -121,13 +199,21 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
                 "--scheduler", scheduler, f"the address of a running dask scheduler ({exc})"
             ) from None
     else:
-        cluster = LocalCluster(
-            n_workers=workers or default_workers(),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        # Worker processes inherit an ignored SIGINT (Python then installs no KeyboardInterrupt
+        # handler in them), so Ctrl-C in a terminal stops this process alone, cleanly.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            cluster = LocalCluster(
+                n_workers=workers or default_workers(),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
         client = Client(cluster)
     try:
         yield client
