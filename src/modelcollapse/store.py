@@ -328,7 +328,18 @@ def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False):
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result should not be
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as exc:
+            if exc.errno is None or not exc.filename:
+                raise
+            # Name the output the user asked for, not our hidden temporary directory.
+            inner = None
+            if str(exc.filename).startswith(str(tmp)):
+                inner = os.path.relpath(exc.filename, tmp)
+                inner = re.sub(r"^\.(.+)\.[0-9a-f]{32}\.tmp$", r"\1", inner)
+            where = f"{out}" + (f" ({inner})" if inner else "")
+            raise OSError(exc.errno, exc.strerror, where) from exc
         if out.exists():
             old = out.with_name(f".{out.name}.{uuid.uuid4().hex}.old")
             os.replace(out, old)

@@ -99,6 +99,8 @@ def sweep(sweep_file, out, executor, workers, scheduler, force, progress):
     )
     if report.note:
         click.echo(f"note: {report.note}", err=True)
+    for path in report.broken:
+        click.echo(f"a broken cell file was moved to {path} and its cell run again", err=True)
     for failure in report.failed:
         label = ", ".join(f"{k}={v}" for k, v in failure["values"].items())
         click.echo(
@@ -163,7 +165,7 @@ TABLE_ROWS = 60
 
 
 def _rows(stream: Any, limit: int | None) -> Any:
-    """Yield at most ``limit`` rows, then count the rest: returns the count through StopIteration."""
+    """Yield at most ``limit`` rows, then count the rest (the generator's return value)."""
     shown = 0
     for batch in stream.batches:
         if limit is not None and shown + batch.num_rows > limit:

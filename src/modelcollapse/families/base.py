@@ -168,7 +168,8 @@ def check_finite(
     coerced to a number; ints and numpy reals are accepted.
     """
     if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise ConfigError(field, value, (allowed or "a real number") + f", not {type(value).__name__}")
+        kind = type(value).__name__
+        raise ConfigError(field, value, (allowed or "a real number") + f", not {kind}")
     try:
         x = float(value)
     except (TypeError, ValueError):

@@ -74,7 +74,8 @@ def check_counts(counts: Sequence[int] | np.ndarray, field_name: str = "counts")
                 raise ConfigError(
                     field_name,
                     float(c),
-                    f"whole numbers; write counts above 2**53 as integers (at most {limits.INT64_MAX})",
+                    "whole numbers; write counts above 2**53 as integers "
+                    f"(at most {limits.INT64_MAX})",
                 )
         c = int(c)
         if c < 0:

@@ -55,6 +55,8 @@ class SweepReport:
     moved_to: Path | None = None
     #: Why fewer workers ran than were asked for (a sweep too small for worker processes).
     note: str | None = None
+    #: Truncated or corrupt cell files moved to ``failed/`` before their cells ran again.
+    broken: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -148,6 +150,7 @@ def run_sweep(
             workers=n_workers,
             moved_to=sd.moved_to,
             note=note,
+            broken=[str(b) for b in sd.broken],
         )
         if todo and run_many is None:
             run_many = stack.enter_context(open_executor(executor, n_workers, scheduler))

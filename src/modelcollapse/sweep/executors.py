@@ -174,6 +174,12 @@ def _map_local(payloads: Sequence[dict[str, Any]], workers: int) -> Iterator[dic
         for payload in payloads:
             yield run_cell(payload)
         return
+
+    with _quiet_trackers():
+        yield from _map_loky(payloads, workers)
+
+
+def _map_loky(payloads: Sequence[dict[str, Any]], workers: int) -> Iterator[dict[str, Any]]:
     from joblib import Parallel, delayed
 
     parallel = Parallel(
@@ -184,6 +190,33 @@ def _map_local(payloads: Sequence[dict[str, Any]], workers: int) -> Iterator[dic
         pre_dispatch="2*n_jobs",
     )
     yield from parallel(delayed(run_cell)(p) for p in payloads)
+
+
+#: Warnings that resource trackers print when they clean up after an interrupted run.
+_TRACKER_WARNINGS = (
+    "ignore::UserWarning:multiprocessing.resource_tracker",
+    "ignore::UserWarning:joblib.externals.loky.backend.resource_tracker",
+)
+
+
+@contextmanager
+def _quiet_trackers() -> Iterator[None]:
+    """Silence the resource trackers of the worker pools started inside this block.
+
+    multiprocessing's and loky's trackers (helper processes that inherit the environment) warn
+    about the semaphores they clean up after Ctrl-C; the cleanup is their job, and the warning
+    would follow the sweep's one-line message. Only processes started meanwhile see the change.
+    """
+    before = os.environ.get("PYTHONWARNINGS")
+    extra = ",".join(_TRACKER_WARNINGS)
+    os.environ["PYTHONWARNINGS"] = f"{before},{extra}" if before else extra
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONWARNINGS", None)
+        else:
+            os.environ["PYTHONWARNINGS"] = before
 
 
 @contextmanager
@@ -204,13 +237,14 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
-            cluster = LocalCluster(
-                n_workers=workers or default_workers(),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+            with _quiet_trackers():
+                cluster = LocalCluster(
+                    n_workers=workers or default_workers(),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
         finally:
             if main:
                 signal.signal(signal.SIGINT, previous)

@@ -68,6 +68,8 @@ class SweepDir:
         self.moved_to: Path | None = None
         #: The directory's lock, held from ``prepare`` to ``close``.
         self.lock: SweepLock | None = None
+        #: Broken cell files that ``prepare`` moved to ``failed/`` (their cells run again).
+        self.broken: list[Path] = []
         self._con: duckdb.DuckDBPyConnection | None = None
 
     # ---- opening ---------------------------------------------------------------------------
@@ -102,7 +104,7 @@ class SweepDir:
             if not sd.sweep_json.exists():
                 sd._write_sweep_json(spec)
             sd._retire_stale(spec)
-            sd._retire_broken(spec)
+            sd.broken = sd._retire_broken(spec)
         except BaseException:
             sd.close()
             raise
