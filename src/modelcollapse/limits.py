@@ -13,7 +13,8 @@ Sources of the limits:
   (``POISSON_LAM_MAX`` in numpy's ``_generator.pyx``), the largest mean whose draws still fit
   in an int64 with ten standard deviations to spare.
 - float64 overflows above ``numpy.finfo(float).max`` (about 1.8e308); a Gaussian sample's sum of
-  squares, n (|mu| + 10 sigma)^2, must stay below it with room for growth across generations.
+  squares, n (|mu| + 10 sigma)^2, and the fourth powers behind the reported standard errors
+  must stay below it with room for growth across generations.
 """
 
 from __future__ import annotations
@@ -165,20 +166,26 @@ def check_poisson_rate(n: int, lam: float, method: str) -> None:
 
 
 def check_float_scale(n: int, mu: float, sigma: float, family: str) -> None:
-    """Refuse location/scale parameters whose samples overflow float64.
+    """Refuse location/scale parameters whose samples, or the moments we report, overflow.
 
-    A sample of n points has sum of squares about n (|mu| + 10 sigma)^2 (ten standard deviations
-    cover every draw of a realistic run); it must stay ``FLOAT_HEADROOM`` below the float64
-    maximum so that later generations and squared observables stay finite.
+    Ten standard deviations cover every draw of a realistic run, so a sample is at most
+    s = |mu| + 10 sigma in size. A sample's sum of squares is about n s^2; the standard error of
+    a reported variance uses fourth moments, sums over trials of s^4 for the mean and of
+    (sigma^2)^4 = sigma^8 for the variance itself. Each must stay ``FLOAT_HEADROOM`` (1e12:
+    trials, and the scale's wandering across generations) below the float64 maximum: in practice
+    |mu| + 10 sigma <= about 3.7e73 and sigma <= about 6.1e36.
     """
+    budget = FLOAT_MAX / FLOAT_HEADROOM
     scale = abs(float(mu)) + 10.0 * float(sigma)
-    limit = math.sqrt(FLOAT_MAX / FLOAT_HEADROOM / max(int(n), 1))
-    if scale > limit:
+    scale_limit = min(math.sqrt(budget / max(int(n), 1)), budget**0.25)
+    sigma_limit = budget**0.125
+    if scale > scale_limit or float(sigma) > sigma_limit:
         raise ConfigError(
             "mu, sigma" if mu else "sigma",
             f"mu={mu!r}, sigma={sigma!r}",
-            f"|mu| + 10 sigma <= {limit:.3g} for n = {n:,}, so that {family} samples and their "
-            "squares stay finite in float64",
+            f"|mu| + 10 sigma <= {scale_limit:.3g} and sigma <= {sigma_limit:.3g}, so that "
+            f"{family} samples and the fourth moments behind the standard errors stay finite "
+            "in float64",
         )
 
 
