@@ -6,9 +6,9 @@ writes files: a worker that dies, or a client that is killed, never leaves a par
 A cell's random streams depend only on the sweep seed and the cell's index, so every executor
 and any number of workers give identical cells.
 
-Workers die with their parent. A local (loky) worker runs a watch thread that exits the process
-when its parent, the sweep process, is gone (its parent pid changes: orphans are re-parented),
-checked every ``PARENT_POLL_S``. Dask workers of a LocalCluster already do so: distributed gives
+Workers die with their parent. A local (loky) worker runs a watch thread from its start
+(``modelcollapse.parentwatch``, the pool's initializer) that exits the process when its parent,
+the sweep process, is gone (its parent pid changes: orphans are re-parented). Dask workers of a LocalCluster already do so: distributed gives
 each worker process a pipe from its parent and exits it as soon as the pipe closes; workers of a
 separate scheduler belong to that cluster and outlive the client by design (their tasks of a
 killed client are released by the scheduler). Workers ignore SIGINT, so Ctrl-C reaches only the
@@ -30,14 +30,12 @@ from typing import Any
 from modelcollapse.config import RunConfig
 from modelcollapse.engine import simulate
 from modelcollapse.errors import ConfigError
+from modelcollapse.parentwatch import watch_parent
 
 EXECUTORS = ("local", "dask")
-#: Seconds between a worker's checks that its parent is alive.
-PARENT_POLL_S = 0.5
 #: Below this many elementary draws in all (about half a second of work) a local sweep runs in
 #: this process: starting worker processes costs more than it saves.
 TINY_SWEEP_DRAWS = 5e7
-_watched_parent: int | None = None
 
 
 def cell_payload(
@@ -61,31 +59,6 @@ def cell_draws(cfg: RunConfig) -> float:
     return float(cfg.trials) * float(cfg.generations) * float(per_step)
 
 
-def watch_parent(parent_pid: int | None) -> None:
-    """In a worker process: exit when ``parent_pid`` (the sweep process) is no longer our parent.
-
-    A process whose parent dies is re-parented (to init or a subreaper), so ``os.getppid()``
-    changes; a daemon thread polls it. Nothing happens in the sweep process itself, or when this
-    process's parent is not ``parent_pid`` to begin with (a remote Dask worker). Also ignores
-    SIGINT here, so that Ctrl-C in a terminal interrupts the sweep process only.
-    """
-    global _watched_parent
-    if parent_pid is None or parent_pid == os.getpid() or _watched_parent == parent_pid:
-        return
-    if os.getppid() != parent_pid:
-        return
-    _watched_parent = parent_pid
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(PARENT_POLL_S)
-        os._exit(70)  # the sweep process is gone: nobody will collect this cell
-
-    threading.Thread(target=watch, name="modelcollapse-parent-watch", daemon=True).start()
-
-
 def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
     """Run one cell: configuration -> summary columns. Never raises.
 
@@ -95,7 +68,9 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
     metric, value, stderr as numpy arrays) or ``error`` and ``traceback``.
     """
     started = time.perf_counter()
-    watch_parent(payload.get("parent_pid"))
+    # Dask LocalCluster workers: watched from their first cell (loky workers already are, from
+    # their start, by the pool's initializer).
+    watch_parent(payload.get("parent_pid"), strict=False)
     out: dict[str, Any] = {"index": payload["index"], "hash": payload["hash"]}
     try:
         cfg = RunConfig.model_validate(payload["config"])
@@ -188,8 +163,31 @@ def _map_loky(payloads: Sequence[dict[str, Any]], workers: int) -> Iterator[dict
         return_as="generator_unordered",
         batch_size=1,
         pre_dispatch="2*n_jobs",
+        # The watch starts as each worker process starts, before its first cell: a parent
+        # killed while workers are still importing must not leave them behind.
+        initializer=watch_parent,
+        initargs=(os.getpid(),),  # strict: a worker that starts orphaned exits at once
     )
-    yield from parallel(delayed(run_cell)(p) for p in payloads)
+    # Workers start inside this call (the first tasks are dispatched before it returns): with
+    # SIGINT ignored meanwhile they inherit the ignored signal, so Ctrl-C in a terminal cannot
+    # interrupt them mid-import with a traceback; this process gets its handler back at once.
+    with _sigint_ignored():
+        results = parallel(delayed(run_cell)(p) for p in payloads)
+    yield from results
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes are started here (they inherit SIG_IGN, and Python
+    then installs no KeyboardInterrupt handler in them); only possible in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 #: Warnings that resource trackers print when they clean up after an interrupted run.
@@ -232,22 +230,16 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
                 "--scheduler", scheduler, f"the address of a running dask scheduler ({exc})"
             ) from None
     else:
-        # Worker processes inherit an ignored SIGINT (Python then installs no KeyboardInterrupt
-        # handler in them), so Ctrl-C in a terminal stops this process alone, cleanly.
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-        try:
-            with _quiet_trackers():
-                cluster = LocalCluster(
-                    n_workers=workers or default_workers(),
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
-        finally:
-            if main:
-                signal.signal(signal.SIGINT, previous)
+        # Worker processes inherit an ignored SIGINT, so Ctrl-C in a terminal stops this
+        # process alone, cleanly.
+        with _sigint_ignored(), _quiet_trackers():
+            cluster = LocalCluster(
+                n_workers=workers or default_workers(),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         client = Client(cluster)
     try:
         yield client

@@ -99,6 +99,10 @@ class SweepDir:
         path.mkdir(parents=True, exist_ok=True)
         sd.lock = SweepLock.acquire(path)
         try:
+            # Again under the lock: another process may have created the directory meanwhile.
+            problem = cls.conflict(path, spec, check_lock=False) if moved_to is None else None
+            if problem is not None:
+                raise ConfigError("--out", str(path), problem + " (or pass --force)")
             sd.cells_dir.mkdir(exist_ok=True)
             sd.failed_dir.mkdir(exist_ok=True)
             if not sd.sweep_json.exists():
@@ -111,9 +115,18 @@ class SweepDir:
         return sd
 
     @staticmethod
-    def conflict(path: Path, spec: SweepSpec) -> str | None:
+    def conflict(path: Path, spec: SweepSpec, *, check_lock: bool = True) -> str | None:
+        """Why ``path`` cannot hold ``spec``'s sweep, or None.
+
+        A directory whose lock another process holds is reported as in use first: its content
+        may be half-created (no sweep.json yet) by that process.
+        """
         if not path.is_dir():
             return "a directory (this is a file)"
+        if check_lock:
+            holder = SweepLock.holder(path)
+            if holder is not None:
+                return _holder_message(path / LOCK)
         if not any(p.name != LOCK for p in path.iterdir()):
             return None
         info_path = path / SWEEP_JSON
@@ -332,6 +345,25 @@ class SweepLock:
         os.ftruncate(fd, 0)
         os.write(fd, stamp.encode())
         return cls(path, fd)
+
+    @staticmethod
+    def holder(directory: Path) -> str | None:
+        """Who holds the lock of ``directory`` (its file's text), or None when nobody does."""
+        path = directory / LOCK
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                return path.read_text(encoding="utf-8").strip() or "another process"
+            except OSError:
+                return "another process"
+        finally:
+            os.close(fd)
+        return None
 
     def release(self) -> None:
         if self._fd is None:
