@@ -29,7 +29,7 @@ seed = 5
 [base]
 family = "gaussian"
 generations = 100
-trials = 4000
+trials = 1000
 [grid]
 n = [10, 20, 30, 40, 50, 60]
 """
@@ -112,7 +112,7 @@ def test_two_sweeps_on_one_directory(tmp_path):
 def test_second_sweep_refused_while_the_lock_is_held(tmp_path):
     from modelcollapse.sweep.store import SweepLock
 
-    sweep = _write(tmp_path, SLOW_SWEEP.replace("trials = 4000", "trials = 20"))
+    sweep = _write(tmp_path, SLOW_SWEEP.replace("trials = 1000", "trials = 20"))
     out = tmp_path / "s"
     run_sweep(sweep, out, workers=1)
     for cell in (out / "cells").glob("*.parquet"):
@@ -181,7 +181,7 @@ def test_workers_die_with_their_parent(tmp_path):
 
 
 def test_truncated_cell_is_recomputed_on_resume(tmp_path):
-    sweep = _write(tmp_path, SLOW_SWEEP.replace("trials = 4000", "trials = 200"))
+    sweep = _write(tmp_path, SLOW_SWEEP.replace("trials = 1000", "trials = 200"))
     out, solo = tmp_path / "s", tmp_path / "solo"
     run_sweep(sweep, out, workers=1)
     run_sweep(sweep, solo, workers=1)
@@ -204,7 +204,7 @@ def test_file_with_wrong_rows_is_recomputed(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    sweep = _write(tmp_path, SLOW_SWEEP.replace("trials = 4000", "trials = 200"))
+    sweep = _write(tmp_path, SLOW_SWEEP.replace("trials = 1000", "trials = 200"))
     out = tmp_path / "s"
     run_sweep(sweep, out, workers=1)
     victim = sorted((out / "cells").glob("*.parquet"))[0]
@@ -231,7 +231,7 @@ def test_scheduler_not_an_address_writes_nothing(tmp_path):
 
 
 def test_tiny_sweep_runs_in_process_and_says_so(tmp_path):
-    sweep = _write(tmp_path, SLOW_SWEEP.replace("trials = 4000", "trials = 20"))
+    sweep = _write(tmp_path, SLOW_SWEEP.replace("trials = 1000", "trials = 20"))
     result = subprocess.run(_sweep_cmd(sweep, tmp_path / "s", "--workers", "2"), env=ENV,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -28,6 +28,20 @@ def _check_out(out: str | None, overwrite: bool) -> None:
 def _check_positive(name: str, value: int, low: int = 1) -> None:
     if value < low:
         raise ConfigError(name, value, f"an integer >= {low}")
+    from modelcollapse.limits import check_int64
+
+    check_int64(name, value, low=low)
+
+
+def _check_text_run(generations: int, trials: int, words: int) -> None:
+    """Sizes before the recursion: a row per generation, and trials x generations multinomial
+    draws over the vocabulary (``limits.check_work``)."""
+    from modelcollapse import limits
+
+    limits.check_memory(
+        "--generations", generations, 1024.0 * (generations + 1), f"{generations + 1:,} rows"
+    )
+    limits.check_work(trials=trials, generations=generations, per_step=words)
 
 
 _tokenizer_option = click.option(
@@ -151,6 +165,7 @@ def forget(
     _check_positive("--seed", seed, 0)
     _check_out(out, overwrite)
     words, counts, source = _load_start(corpus, counts_file, wordfreq_lang, size, tokenizer, seed)
+    _check_text_run(generations, trials, len(words))
     result = run_forget(
         counts,
         generations=generations,
@@ -234,6 +249,8 @@ def ngram(
     _check_positive("--seed", seed, 0)
     _check_out(out, overwrite)
     c = load_corpus(corpus, tokenizer)
+    # Each generation samples as many tokens as the corpus holds, per trial.
+    _check_text_run(generations, trials, c.n_tokens)
     if c.n_tokens < order:
         raise ConfigError(
             f"corpus {corpus!r}", f"{c.n_tokens} tokens", f"at least --order = {order} tokens"
