@@ -89,7 +89,7 @@ def reproduce(only, scale, corpus, out, seed, workers, list_only, progress):
             click.echo(f"{exp.id.ljust(width)}  {exp.paper_ref:<30} {exp.title}")
         return
     # Validate everything before the report directory is created.
-    from modelcollapse.report.reproduce import MARKER, SCALES, check_ids
+    from modelcollapse.report.reproduce import SCALES, check_ids
 
     check_ids(only or None)
     if scale not in SCALES:
@@ -98,9 +98,9 @@ def reproduce(only, scale, corpus, out, seed, workers, list_only, progress):
     if workers < 1:
         raise ConfigError("--workers", workers, "an integer >= 1")
     _check_corpus(corpus)
-    from pathlib import Path
-
-    check_out(out, None if (Path(out) / MARKER).exists() else False)
+    # Whether an existing directory may be replaced is the report's rule (its marker file);
+    # here only that the location can be written at all.
+    check_out(out, None)
     summary = run_reproduce(
         out,
         only=only or None,

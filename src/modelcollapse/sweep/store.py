@@ -89,7 +89,10 @@ class SweepDir:
         path = Path(path)
         moved_to: Path | None = None
         if path.exists():
-            problem = cls.conflict(path, spec)
+            if path.is_dir() and SweepLock.holder(path) is not None:
+                # Never with --force either: the directory is another process's running sweep.
+                raise ConfigError("--out", str(path), _holder_message(path / LOCK))
+            problem = cls.conflict(path, spec, check_lock=False)
             if problem is not None:
                 if not force:
                     raise ConfigError("--out", str(path), problem + " (or pass --force)")
