@@ -33,9 +33,10 @@ from modelcollapse.errors import ConfigError
 from modelcollapse.parentwatch import watch_parent
 
 EXECUTORS = ("local", "dask")
-#: Below this many elementary draws in all (about half a second of work) a local sweep runs in
-#: this process: starting worker processes costs more than it saves.
-TINY_SWEEP_DRAWS = 5e7
+#: Below this much work in all (``cell_draws``: 2 to 6 s at the engine's 1.5 to 5 million
+#: trial-generations a second) a local sweep runs in this process: worker processes take 1 to 2 s
+#: to start, and half of this work per worker would not win that back.
+TINY_SWEEP_DRAWS = 1e7
 
 
 def cell_payload(
