@@ -391,9 +391,9 @@ def test_read_only_directory_without_root(tmp_path):
     [
         (["--seed", "-1"], "--seed"),
         (["--workers", "0"], "--workers"),
-        (["--corpus", "BINARY"], "corpus"),
-        (["--corpus", "EMPTY"], "corpus"),
-        (["--corpus", "BLANK"], "corpus"),
+        (["--corpus", "BINARY"], "--corpus"),
+        (["--corpus", "EMPTY"], "--corpus"),
+        (["--corpus", "BLANK"], "--corpus"),
     ],
 )
 def test_reproduce_bad_input_writes_nothing(tmp_path, extra, field):

@@ -44,7 +44,7 @@ def handles_config_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except OSError as exc:
             if exc.errno is None:
                 raise
-            where = f" while writing {exc.filename}" if exc.filename else ""
+            where = f": {exc.filename}" if exc.filename else ""
             click.echo(f"Error: {exc.strerror or exc}{where}; nothing was written", err=True)
             sys.exit(EXIT_FAULT)
 

@@ -22,17 +22,25 @@ def _check_corpus(corpus: str | None) -> None:
     found before any experiment runs rather than as a failed experiment in a written report."""
     if corpus is None:
         return
+    from pathlib import Path
+
     from modelcollapse.data.corpus import iter_text
 
-    label = f"corpus {corpus!r}"
-    for piece in iter_text(corpus):
-        if piece.strip():
-            break
-    else:
-        raise ConfigError(label, "blank file", "a UTF-8 text file with at least one token")
-    # iter_text checks each piece as it reads; finish reading to check the rest of the file.
-    for _ in iter_text(corpus):
-        pass
+    if not Path(corpus).is_file():
+        raise ConfigError("--corpus", corpus, "an existing UTF-8 text file")
+    try:
+        for piece in iter_text(corpus):
+            if piece.strip():
+                break
+        else:
+            raise ConfigError("--corpus", corpus, "a UTF-8 text file with at least one token")
+        # iter_text checks each piece as it reads; finish reading to check the rest of the file.
+        for _ in iter_text(corpus):
+            pass
+    except ConfigError as exc:
+        if exc.field == "--corpus":
+            raise
+        raise ConfigError("--corpus", corpus, f"{exc.allowed}; found {exc.value}") from None
 
 
 @click.command()
