@@ -180,6 +180,12 @@ def test_workers_die_with_their_parent(tmp_path, executor, marker):
             return kids
 
         assert _wait_for(lambda: len(workers()) >= 2, 60), "two workers started"
+        if executor == "dask":
+            # Dask workers watch their parent once distributed is imported and the worker has
+            # connected; the sweep takes its lock after the LocalCluster is up. (A Dask worker
+            # still importing when its parent dies lives until its import ends: distributed's
+            # behaviour, not ours. Local workers are killed during start-up on purpose.)
+            assert _wait_for((out / ".sweep.lock").is_file, 60)
         kids = workers()
         time.sleep(0.5)  # starting up or inside a cell: either way they must go
         proc.send_signal(signal.SIGKILL)  # the parent only, not its process group
