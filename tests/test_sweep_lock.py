@@ -214,6 +214,13 @@ def test_truncated_cell_is_recomputed_on_resume(tmp_path):
     size = victim.stat().st_size
     with victim.open("r+b") as handle:
         handle.truncate(size // 2)
+    from click.testing import CliRunner
+
+    from modelcollapse.cli import cli
+
+    # Before the resume, results names the broken file instead of failing inside DuckDB.
+    res = CliRunner().invoke(cli, ["results", str(out)])
+    assert res.exit_code == 2 and victim.name in res.output and "run the sweep again" in res.output
     report = run_sweep(sweep, out, workers=1)
     assert report.ran == 1 and report.skipped == 5 and report.ok
     assert len(report.broken) == 1 and Path(report.broken[0]).parent.name == "failed"

@@ -426,8 +426,20 @@ def cell_file_problem(path: Path, cell: Cell | None = None) -> str | None:
 def connect(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with a view ``cells`` over every finished cell of a sweep."""
     sd = SweepDir.open(path)
-    if not any(sd.cells_dir.glob("*.parquet")):
+    files = sorted(sd.cells_dir.glob("*.parquet"))
+    if not files:
         raise ConfigError("DIR", str(path), "a sweep directory with at least one finished cell")
+    for file in files:
+        # A truncated file (a full disk, a copy cut short) would fail the query with DuckDB's
+        # "No magic bytes"; name it instead, and the way out.
+        problem = cell_file_problem(file)
+        if problem is not None:
+            raise ConfigError(
+                "DIR",
+                str(path),
+                f"whole cell files; {file.name} is broken ({problem}): run the sweep again to "
+                "move it to failed/ and recompute it",
+            )
     con = duckdb.connect()
     glob = str(sd.cells_dir / "*.parquet").replace("'", "''")
     con.execute(f"CREATE VIEW cells AS SELECT * FROM read_parquet('{glob}', union_by_name = true)")
