@@ -295,3 +295,39 @@ def test_ctrl_c_is_one_line(tmp_path, executor):
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert lines == [f"interrupted: finished cells are kept in {out}; run the same command to "
                      "resume"], stderr
+
+
+def test_lock_without_flock_uses_the_stamp(tmp_path, monkeypatch):
+    # On a file system without flock (ENOLCK), the lock file's "pid P on HOST" is the lock:
+    # a live process of this host or any process of another host holds it; a dead one does not.
+    import errno
+    import fcntl
+    import socket
+
+    from modelcollapse.errors import ConfigError
+    from modelcollapse.sweep.store import LOCK, SweepLock
+
+    def no_flock(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    lock = tmp_path / LOCK
+    host = socket.gethostname()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    cases = [
+        (f"pid {os.getppid()} on {host} since now\n", True),  # alive, this host
+        (f"pid {dead.pid} on {host} since now\n", False),  # stale
+        (f"pid {dead.pid} on another-host.example since now\n", True),  # cannot tell: respected
+        ("", False),
+    ]
+    for stamp, held in cases:
+        lock.write_text(stamp)
+        assert (SweepLock.holder(tmp_path) is not None) == held, stamp
+        if held:
+            with pytest.raises(ConfigError, match="is running this sweep"):
+                SweepLock.acquire(tmp_path)
+        else:
+            taken = SweepLock.acquire(tmp_path)
+            assert lock.read_text().startswith(f"pid {os.getpid()} on {host} ")
+            taken.release()

@@ -26,6 +26,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import socket
 import time
 import uuid
@@ -319,13 +320,22 @@ class SweepDir:
 # ---- the lock -----------------------------------------------------------------------------
 
 
+#: errno values of a held flock.
+_HELD = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
+#: errno values of a file system without flock (some network file systems).
+_NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL)
+_STAMP = re.compile(r"^pid (?P<pid>\d+) on (?P<host>\S+) since ")
+
+
 class SweepLock:
     """An exclusive ``flock`` on ``DIR/.sweep.lock``, which names its holder.
 
     ``flock`` locks belong to the open file: the kernel drops them when the holder exits, however
     it exits, so a lock left by a killed process is released by construction (no stale lock to
-    detect). The file's content (pid, host, start time) is only for the message a second process
-    prints.
+    detect). The file's content (pid, host, start time) is for the message a second process
+    prints, and is the lock itself on a file system without ``flock``: there a stamp naming a
+    process of this host that no longer runs is stale and taken over; one of another host is
+    respected (its liveness cannot be checked from here).
     """
 
     def __init__(self, path: Path, fd: int):
@@ -339,10 +349,12 @@ class SweepLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):  # held elsewhere
+            if exc.errno in _HELD or (exc.errno in _NO_FLOCK and _live_stamp(path)):
+                os.close(fd)
                 raise ConfigError("--out", str(directory), _holder_message(path)) from None
-            raise
+            if exc.errno not in _NO_FLOCK:
+                os.close(fd)
+                raise
         since = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         stamp = f"pid {os.getpid()} on {socket.gethostname()} since {since}\n"
         os.ftruncate(fd, 0)
@@ -359,7 +371,9 @@ class SweepLock:
             return None
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as exc:
+            if exc.errno in _NO_FLOCK:
+                return _live_stamp(path)
             try:
                 return path.read_text(encoding="utf-8").strip() or "another process"
             except OSError:
@@ -377,6 +391,26 @@ class SweepLock:
             pass
         os.close(self._fd)  # closing the descriptor drops the flock
         self._fd = None
+
+
+def _live_stamp(path: Path) -> str | None:
+    """The lock file's stamp when it names a process that may be alive, else None (stale)."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    match = _STAMP.match(text)
+    if match is None:
+        return None
+    if match.group("host") != socket.gethostname():
+        return text
+    try:
+        os.kill(int(match.group("pid")), 0)
+    except ProcessLookupError:
+        return None
+    except OSError:
+        return text
+    return text if int(match.group("pid")) != os.getpid() else None
 
 
 def _holder_message(path: Path) -> str:
