@@ -96,6 +96,9 @@ SIM = ["simulate", "--generations", "3", "--trials", "5", "--seed", "1"]
             "9223372036854775808",
         ),
         (["--family", "categorical", "--param", "counts=true,1", "--n", "10"], "counts", "True"),
+        (["--family", "categorical", "--param", 'p=[0.5,"0.5"]', "--n", "10"], "p", "'0.5'"),
+        (["--family", "mvgaussian", "--param", 'mean=[0,"1"]', "--n", "10"], "mean", "'1'"),
+        (["--family", "gmm", "--param", "means=[0,true]", "--n", "10"], "means", "True"),
         # n itself is named (it used to be blamed on the schedule).
         (
             ["--family", "bernoulli", "--param", "p=0.2", "--n", "9223372036854775808"],

@@ -34,7 +34,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from modelcollapse.errors import ConfigError
-from modelcollapse.families.base import Family, Observable, check_finite
+from modelcollapse.families.base import Family, Observable, check_finite, check_real_list
 from modelcollapse.families.gaussian import eps_label
 from modelcollapse.families.gmm import check_covariances
 
@@ -70,6 +70,9 @@ class MVGaussian(Family):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_real_list("mean", self.mean)  # strict: no bools or strings coerced to numbers
+        if self.cov is not None:
+            check_real_list("cov", self.cov)
         try:
             mean = np.asarray(self.mean, dtype=float)
         except (TypeError, ValueError):
