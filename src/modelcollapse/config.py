@@ -27,34 +27,43 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from modelcollapse import limits
 from modelcollapse.errors import ConfigError
 from modelcollapse.families import Family, make_family
 
+#: Largest integer setting (numpy's int64).
+_INT_MAX = limits.INT64_MAX
+
 
 class RunConfig(BaseModel):
-    """Everything ``simulate`` needs, as plain data."""
+    """Everything ``simulate`` needs, as plain data.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Strict types (pydantic strict mode): a TOML ``n = true`` or ``n = "100"`` is refused rather
+    than coerced to 1 or 100, ``trajectories = "yes"`` is not a boolean, and a float field takes
+    integers but never strings.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     family: str
     params: dict[str, Any] = Field(default_factory=dict)
     counts_file: str | None = None
-    n: int = Field(ge=1)
-    generations: int = Field(ge=0)
-    trials: int = Field(ge=1)
-    seed: int = Field(ge=0)
+    n: int = Field(ge=1, le=_INT_MAX)
+    generations: int = Field(ge=0, le=_INT_MAX)
+    trials: int = Field(ge=1, le=_INT_MAX)
+    seed: int = Field(ge=0, le=_INT_MAX)
     estimator: str | None = None
     method: Literal["exact", "naive"] | None = None
     eps: list[float] = Field(default_factory=list)
     metrics: list[str] | None = None
     trajectories: bool | int = False
-    record_every: int = Field(default=1, ge=1)
+    record_every: int = Field(default=1, ge=1, le=_INT_MAX)
     workflow: Literal["replace", "accumulate", "accumulate-subsample", "mix", "mix-fixed"] = (
         "replace"
     )
     real_fraction: float | None = None
     schedule: str | list[int] | dict[str, Any] | None = None
-    workers: int = Field(default=1, ge=1)
+    workers: int = Field(default=1, ge=1, le=1024)
     until: str | None = None
     observers: list[str] = Field(default_factory=list)
 
@@ -110,27 +119,66 @@ class RunConfig(BaseModel):
         # this check needs them.
         from modelcollapse.workflows import Schedule, check_workflow
 
+        # Sizes numpy cannot hold or this machine cannot store, before anything is allocated
+        # (the schedule below would otherwise allocate generations + 1 numbers first).
+        limits.check_run_size(
+            n=self.n,
+            generations=self.generations,
+            trials=self.trials,
+            record_every=self.record_every,
+        )
         fam = self.build_family()
         sizes = Schedule.parse(self.schedule, self.n).sizes(self.generations)
         check_n = getattr(fam, "check_n", None)
+        n_max = int(sizes.max())
         if check_n is not None:
+            # The smallest size must be large enough; the largest must not overflow a sampler.
             check_n(int(sizes.min()))
+            check_n(n_max)
         method = self.method or ("exact" if fam.has_exact else "naive")
+        if method == "naive":
+            limits.check_naive_memory("n", n_max)
+        per_step = fam.state_elements() + (n_max if method == "naive" else 0)
+        limits.check_work(trials=self.trials, generations=self.generations, per_step=per_step)
         check_workflow(self.workflow, self.real_fraction, fam, method, sizes)
 
 
 _INT_FIELDS = {"n", "generations", "trials", "seed", "record_every", "workers"}
 
 
+#: What each field takes, for messages about wrong types (strict mode names no range).
+_ALLOWED_TYPES = {
+    "family": "a family name (a string)",
+    "params": "a table of the family's parameters",
+    "counts_file": "a path (a string)",
+    "estimator": "an estimator name (a string)",
+    "method": "'exact' or 'naive'",
+    "eps": "a list of numbers > 0",
+    "metrics": "a list of metric names (strings)",
+    "trajectories": "true, false or a number of trials (an integer >= 1)",
+    "workflow": "one of: replace, accumulate, accumulate-subsample, mix, mix-fixed",
+    "real_fraction": "a number from 0 to 1",
+    "schedule": "a schedule string (linear:a=A, geometric:r=R, power:a=A, list:N1,N2,...), "
+    "a list of integers or a table",
+}
+
+
 def from_pydantic_error(exc: ValidationError) -> ConfigError:
-    """The first problem of a pydantic ValidationError as a ConfigError naming its field."""
+    """The first problem of a pydantic ValidationError as a ConfigError naming its field.
+
+    For a field whose type is a union (``trajectories: bool | int``) pydantic reports one error
+    per member, located at ``(field, member)``; the field alone is named, with what it takes.
+    """
     err = exc.errors()[0]
-    field = ".".join(str(p) for p in err["loc"]) or "config"
+    loc = [str(p) for p in err["loc"]]
+    top = loc[0] if loc else "config"
+    union = top in _ALLOWED_TYPES and len(loc) > 1 and top != "params"
+    field = top if union else (".".join(loc) or "config")
     value = err.get("input")
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = "unknown key; allowed keys: " + ", ".join(RunConfig.model_fields)
-    elif kind in (
+    elif field in _INT_FIELDS and kind in (
         "greater_than_equal",
         "greater_than",
         "less_than_equal",
@@ -138,21 +186,20 @@ def from_pydantic_error(exc: ValidationError) -> ConfigError:
         "int_parsing",
         "int_from_float",
     ):
-        ctx = err.get("ctx", {})
-        bound = next(
-            (
-                f"{op} {ctx[key]}"
-                for key, op in (("ge", ">="), ("gt", ">"), ("le", "<="))
-                if key in ctx
-            ),
-            "",
-        )
-        allowed = (
-            f"an integer {bound}".strip() if field in _INT_FIELDS else f"a number {bound}".strip()
-        )
+        low = RunConfig.model_fields[field].metadata
+        bounds = {type(m).__name__: m for m in low}
+        lo = getattr(bounds.get("Ge"), "ge", None)
+        hi = getattr(bounds.get("Le"), "le", None)
+        allowed = "an integer" + (f" from {lo} to {hi}" if lo is not None and hi else "")
+        if kind == "int_type":
+            allowed += f" (not {type(value).__name__})"
     elif kind == "missing":
         allowed = "required"
         value = "missing"
+    elif top in _ALLOWED_TYPES:
+        allowed = _ALLOWED_TYPES[top] + f" (got {type(value).__name__})"
+        if union:
+            value = exc.errors()[0].get("input")
     else:
         allowed = err["msg"]
     return ConfigError(field, value, allowed)

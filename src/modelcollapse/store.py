@@ -8,13 +8,18 @@ either a complete directory or none. DuckDB writes and reads the Parquet files.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import platform
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -27,9 +32,49 @@ import numpy as np
 
 from modelcollapse.errors import ConfigError
 
+#: Files that mark the root of this project's own source checkout (src layout).
+_CHECKOUT_MARKERS = ("pyproject.toml", "src/modelcollapse/__init__.py")
+
+
+def _project_checkout() -> Path | None:
+    """The root of the modelcollapse source checkout this package runs from, or None.
+
+    The package is imported from ``ROOT/src/modelcollapse`` in a checkout; anywhere else (site-
+    packages, a vendored copy inside someone else's repository) the surrounding git repository is
+    not ours and its revision says nothing about this code.
+    """
+    here = Path(__file__).resolve().parent
+    root = here.parent.parent
+    if here.parent.name != "src" or not all((root / m).is_file() for m in _CHECKOUT_MARKERS):
+        return None
+    try:
+        text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    if 'name = "modelcollapse"' not in text:
+        return None
+    return root
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
 
 def provenance() -> dict[str, Any]:
-    """Versions of the software that produced a result, and the git revision when available."""
+    """Versions of the software that produced a result.
+
+    ``modelcollapse`` is the package's own version (``modelcollapse.__version__``, which is what
+    the code says it is, installed or not). ``git_revision`` and ``git_dirty`` (uncommitted
+    changes to tracked files of the package) are recorded only when the package runs from this
+    project's own source checkout, never from whatever repository it happens to sit in.
+    """
+    from modelcollapse import __version__
 
     def version(pkg: str) -> str | None:
         try:
@@ -38,28 +83,100 @@ def provenance() -> dict[str, Any]:
             return None
 
     info: dict[str, Any] = {
-        "modelcollapse": version("modelcollapse"),
+        "modelcollapse": __version__,
         "numpy": np.__version__,
         "scipy": version("scipy"),
         "duckdb": duckdb.__version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
     }
-    try:
-        here = Path(__file__).resolve().parent
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-        if rev.returncode == 0:
-            info["git_revision"] = rev.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
+    root = _project_checkout()
+    if root is not None and _git(root, "rev-parse", "--show-toplevel") is not None:
+        top = Path(_git(root, "rev-parse", "--show-toplevel") or "").resolve()
+        if top == root.resolve():
+            rev = _git(root, "rev-parse", "HEAD")
+            if rev:
+                info["git_revision"] = rev
+                status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", "src")
+                info["git_dirty"] = bool(status) if status is not None else None
     return info
+
+
+# ---- output locations ---------------------------------------------------------------------
+
+#: Least free space accepted on the output's file system before any work starts.
+MIN_FREE_BYTES = 1 << 20
+#: Pseudo file systems that hold no user files.
+_PSEUDO_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def check_output_location(
+    path: str | os.PathLike,
+    *,
+    field: str = "--out",
+    is_file: bool = False,
+    overwrite: bool | None = None,
+) -> Path:
+    """Check, before any work, that ``path`` can be written; raise ConfigError otherwise.
+
+    Refuses an empty name, ``.`` or ``..``, a path under /proc, /sys or /dev, a file in the way
+    (the path itself or one of its parents), a location that cannot be created (read-only or
+    permission denied: probed by creating and removing an empty directory next to it) and a file
+    system with less than ``MIN_FREE_BYTES`` free. Missing parent directories are allowed (they
+    are created on writing) when the nearest existing one is writable. With ``overwrite=False``
+    an existing non-empty directory is refused too. Nothing is left behind.
+
+    Returns
+    -------
+    The path, as a ``Path``.
+    """
+    text = os.fspath(path)
+    if not str(text).strip():
+        raise ConfigError(field, text, "a non-empty path")
+    target = Path(text)
+    if target.name in ("", ".", "..") or Path(os.path.abspath(text)).name == "":
+        raise ConfigError(field, text, "a path naming a new file or directory, not '.' or '..'")
+    absolute = Path(os.path.abspath(text))
+    for root in _PSEUDO_ROOTS:
+        if absolute == root or root in absolute.parents:
+            raise ConfigError(field, text, f"a path outside {root} (a pseudo file system)")
+    kind = "file" if is_file else "directory"
+    if target.exists() or target.is_symlink():
+        if is_file and target.is_dir():
+            raise ConfigError(field, text, "a file path (this is a directory)")
+        if not is_file and not target.is_dir():
+            raise ConfigError(field, text, "a directory path (a file is in the way)")
+        if (
+            overwrite is False
+            and not is_file
+            and any(target.iterdir())
+        ):
+            raise ConfigError(field, text, "a new or empty directory (or pass --overwrite)")
+    ancestor = absolute.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(field, text, f"a {kind} path: {ancestor} is a file, not a directory")
+    try:
+        probe = tempfile.mkdtemp(prefix=".modelcollapse-probe.", dir=ancestor)
+        os.rmdir(probe)
+    except OSError as exc:
+        raise ConfigError(
+            field, text, f"a location this user can write: {ancestor}: {exc.strerror}"
+        ) from None
+    try:
+        stat = os.statvfs(ancestor)
+        free = stat.f_bavail * stat.f_frsize
+    except (OSError, AttributeError):
+        free = None
+    if free is not None and free < MIN_FREE_BYTES:
+        raise ConfigError(
+            field,
+            text,
+            f"a file system with at least {MIN_FREE_BYTES >> 20} MiB free "
+            f"({ancestor} has {free:,} bytes free)",
+        )
+    return target
 
 
 def _arrow_table(table: Any) -> Any:
@@ -98,10 +215,27 @@ def write_parquet(
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
+        # pyarrow raises OSError itself (ENOSPC for a full disk).
         pq.write_table(arrow, tmp, compression="zstd")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def as_os_error(exc: Exception, path: str | os.PathLike) -> OSError:
+    """A DuckDB I/O error as the OSError it stands for (ENOSPC for a full disk)."""
+    text = str(exc)
+    code = errno.EIO
+    for number, phrase in (
+        (errno.ENOSPC, "No space left"),
+        (errno.EDQUOT, "quota exceeded"),
+        (errno.EROFS, "Read-only file system"),
+        (errno.EACCES, "Permission denied"),
+    ):
+        if phrase.lower() in text.lower():
+            code = number
+            break
+    return OSError(code, os.strerror(code), str(path))
 
 
 def _sql_path(path: Path) -> str:
@@ -117,23 +251,103 @@ def read_parquet(path: str | os.PathLike) -> Any:
         con.close()
 
 
+#: A partial directory of unknown owner (an older version's) older than this is stale.
+STALE_UNKNOWN_S = 3600.0
+_PARTIAL = re.compile(r"^\.(?P<name>.+)\.mc(?P<pid>\d+)-(?P<host>[0-9a-f]{8})\.[^.]+\.partial$")
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_partials(out: str | os.PathLike) -> list[Path]:
+    """Remove ``.NAME.*.partial`` directories next to ``out`` left by killed writers.
+
+    Ours carry the writer's pid and a hash of its host in their name: one from this host whose
+    pid is gone is removed; one from another host (a shared file system) is left alone. A
+    partial without that tag (written by an older version) is removed once it is over an hour
+    old. Returns the directories removed.
+    """
+    out = Path(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    removed: list[Path] = []
+    if not parent.is_dir():
+        return removed
+    host = _host_tag()
+    prefix = f".{out.name}."
+    now = time.time()
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".partial")) or not entry.is_dir():
+            continue
+        match = _PARTIAL.match(name)
+        if match is not None and match.group("name") == out.name:
+            if match.group("host") != host or _pid_alive(int(match.group("pid"))):
+                continue
+        else:
+            try:
+                if now - entry.stat().st_mtime < STALE_UNKNOWN_S:
+                    continue
+            except OSError:
+                continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
 @contextmanager
 def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False):
     """Yield a temporary directory that becomes ``out`` only if the block finishes.
 
     An existing non-empty ``out`` is refused (ConfigError) unless ``overwrite`` is set, in which
-    case it is replaced only after the new one is complete.
+    case it is replaced only after the new one is complete. The temporary directory is
+    ``.NAME.mc<pid>-<host>.XXXX.partial`` next to ``out``; stale ones of killed writers are
+    removed first (``remove_stale_partials``), and this one is removed on any error (a full
+    disk included), so no partial output is left behind.
     """
     out = Path(out)
+    check_output_location(out, field="out")
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise ConfigError("out", str(out), "a new or empty directory (or pass --overwrite)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    remove_stale_partials(out)
+    tmp = Path(
+        tempfile.mkdtemp(
+            prefix=f".{out.name}.mc{os.getpid()}-{_host_tag()}.", suffix=".partial", dir=out.parent
+        )
+    )
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result should not be
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as exc:
+            if exc.errno is None or not exc.filename:
+                raise
+            # Name the output the user asked for, not our hidden temporary directory.
+            inner = None
+            if str(exc.filename).startswith(str(tmp)):
+                inner = os.path.relpath(exc.filename, tmp)
+                inner = re.sub(r"^\.(.+)\.[0-9a-f]{32}\.tmp$", r"\1", inner)
+            where = f"{out}" + (f" ({inner})" if inner else "")
+            raise OSError(exc.errno, exc.strerror, where) from exc
         if out.exists():
             old = out.with_name(f".{out.name}.{uuid.uuid4().hex}.old")
             os.replace(out, old)

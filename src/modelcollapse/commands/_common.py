@@ -15,6 +15,8 @@ from modelcollapse.errors import ConfigError
 
 #: Exit status for bad input (nothing is written).
 EXIT_BAD_INPUT = 2
+#: Exit status for a fault of the machine (a full disk, an I/O error, memory exhausted).
+EXIT_FAULT = 1
 
 
 def fail(message: str) -> None:
@@ -23,7 +25,12 @@ def fail(message: str) -> None:
 
 
 def handles_config_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn ConfigError into 'Error: ...' on stderr and exit status 2."""
+    """Turn ConfigError into 'Error: ...' on stderr and exit status 2, and a fault of the
+    machine (OSError such as ENOSPC, MemoryError) into one line on stderr and exit status 1.
+
+    The writers remove their partial output before the error reaches here (``atomic_directory``
+    and the sweep store clean up in ``finally``), so nothing half-written is left.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -31,6 +38,15 @@ def handles_config_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except ConfigError as exc:
             fail(str(exc))
+        except MemoryError:
+            click.echo("Error: out of memory; nothing was written", err=True)
+            sys.exit(EXIT_FAULT)
+        except OSError as exc:
+            if exc.errno is None:
+                raise
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"Error: {exc.strerror or exc}{where}; nothing was written", err=True)
+            sys.exit(EXIT_FAULT)
 
     return wrapper
 
@@ -100,3 +116,12 @@ PROGRESS_OPTION = click.option(
     default=None,
     help="Progress bar (default: on a terminal, for runs over a second).",
 )
+
+
+def check_out(out: str | None, overwrite: bool | None = False, *, is_file: bool = False) -> None:
+    """Check an --out location before any work (``store.check_output_location``)."""
+    if out is None:
+        return
+    from modelcollapse.store import check_output_location
+
+    check_output_location(out, field="--out", is_file=is_file, overwrite=overwrite)

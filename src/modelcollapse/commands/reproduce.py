@@ -7,8 +7,41 @@ import sys
 import click
 import numpy as np
 
-from modelcollapse.commands._common import handles_config_errors
+from modelcollapse.commands._common import check_out, handles_config_errors
 from modelcollapse.commands._frames import records
+from modelcollapse.errors import ConfigError
+
+
+def _check_seed(seed: int) -> None:
+    from modelcollapse.limits import check_int64
+
+    check_int64("--seed", seed, low=0)
+
+
+def _check_corpus(corpus: str | None) -> None:
+    """Read the whole corpus once now: a binary, empty or blank file is bad input (exit 2),
+    found before any experiment runs rather than as a failed experiment in a written report."""
+    if corpus is None:
+        return
+    from pathlib import Path
+
+    from modelcollapse.data.corpus import iter_text
+
+    if not Path(corpus).is_file():
+        raise ConfigError("--corpus", corpus, "an existing UTF-8 text file")
+    try:
+        for piece in iter_text(corpus):
+            if piece.strip():
+                break
+        else:
+            raise ConfigError("--corpus", corpus, "a UTF-8 text file with at least one token")
+        # iter_text checks each piece as it reads; finish reading to check the rest of the file.
+        for _ in iter_text(corpus):
+            pass
+    except ConfigError as exc:
+        if exc.field == "--corpus":
+            raise
+        raise ConfigError("--corpus", corpus, f"{exc.allowed}; found {exc.value}") from None
 
 
 @click.command()
@@ -72,6 +105,19 @@ def reproduce(only, scale, corpus, out, seed, workers, list_only, progress, over
         for exp in REGISTRY.values():
             click.echo(f"{exp.id.ljust(width)}  {exp.paper_ref:<30} {exp.title}")
         return
+    # Validate everything before the report directory is created.
+    from modelcollapse.report.reproduce import SCALES, check_ids
+
+    check_ids(only or None)
+    if scale not in SCALES:
+        raise ConfigError("--scale", scale, f"one of: {', '.join(SCALES)}")
+    _check_seed(seed)
+    if workers < 1:
+        raise ConfigError("--workers", workers, "an integer >= 1")
+    _check_corpus(corpus)
+    # Whether an existing directory may be replaced is the report's rule (its marker file);
+    # here only that the location can be written at all.
+    check_out(out, None)
     summary = run_reproduce(
         out,
         only=only or None,
@@ -124,12 +170,15 @@ def verify(quick, out, alpha, seed, overwrite):
     """
     import csv
 
-    from modelcollapse.errors import ConfigError
     from modelcollapse.experiments.verification import run_checks, write_verification
     from modelcollapse.store import atomic_directory, write_parquet
 
     if not 0 < alpha < 1:
         raise ConfigError("--alpha", alpha, "a probability strictly between 0 and 1")
+    # The checks use seeds seed + 1, seed + 2, ...: the seed given must itself be valid, and be
+    # named as given (not as the first derived seed).
+    _check_seed(seed)
+    check_out(out, overwrite)
     with atomic_directory(out, overwrite=overwrite) as tmp:
         checks, curves = run_checks(quick, seed)
         failures, table = write_verification(tmp, checks, curves, alpha)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 import numpy as np
 
@@ -11,6 +9,7 @@ from modelcollapse.commands._common import (
     JSON_OPTION,
     OVERWRITE_OPTION,
     PROGRESS_OPTION,
+    check_out,
     handles_config_errors,
     json_dumps,
     out_option,
@@ -109,12 +108,7 @@ def _header(result: SimulationResult) -> str:
 def _execute(
     cfg: RunConfig, out: str | None, as_json: bool, overwrite: bool, progress: bool | None
 ) -> None:
-    if out is not None:
-        target = Path(out)
-        if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
-            from modelcollapse.errors import ConfigError
-
-            raise ConfigError("--out", out, "a new or empty directory (or pass --overwrite)")
+    check_out(out, overwrite)
     result = run_simulation(cfg.build_family(), progress=progress, **cfg.simulate_kwargs())
     if out is not None:
         write_run(out, result, overwrite=overwrite)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -11,6 +10,7 @@ from modelcollapse.commands._common import (
     JSON_OPTION,
     OVERWRITE_OPTION,
     PROGRESS_OPTION,
+    check_out,
     handles_config_errors,
     json_dumps,
     out_option,
@@ -21,17 +21,28 @@ from modelcollapse.errors import ConfigError
 
 
 def _check_out(out: str | None, overwrite: bool) -> None:
-    # Refuse a non-empty --out before any work (the atomic write would refuse it only at the end).
-    if out is None:
-        return
-    target = Path(out)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
-        raise ConfigError("--out", out, "a new or empty directory (or pass --overwrite)")
+    # Refuse an unusable or non-empty --out before any work (the atomic write would refuse it
+    # only at the end).
+    check_out(out, overwrite)
 
 
 def _check_positive(name: str, value: int, low: int = 1) -> None:
     if value < low:
         raise ConfigError(name, value, f"an integer >= {low}")
+    from modelcollapse.limits import check_int64
+
+    check_int64(name, value, low=low)
+
+
+def _check_text_run(generations: int, trials: int, words: int) -> None:
+    """Sizes before the recursion: a row per generation, and trials x generations multinomial
+    draws over the vocabulary (``limits.check_work``)."""
+    from modelcollapse import limits
+
+    limits.check_memory(
+        "--generations", generations, 1024.0 * (generations + 1), f"{generations + 1:,} rows"
+    )
+    limits.check_work(trials=trials, generations=generations, per_step=words)
 
 
 _tokenizer_option = click.option(
@@ -155,6 +166,7 @@ def forget(
     _check_positive("--seed", seed, 0)
     _check_out(out, overwrite)
     words, counts, source = _load_start(corpus, counts_file, wordfreq_lang, size, tokenizer, seed)
+    _check_text_run(generations, trials, len(words))
     result = run_forget(
         counts,
         generations=generations,
@@ -249,6 +261,8 @@ def ngram(
     _check_positive("--seed", seed, 0)
     _check_out(out, overwrite)
     c = load_corpus(corpus, tokenizer)
+    # Each generation samples as many tokens as the corpus holds, per trial.
+    _check_text_run(generations, trials, c.n_tokens)
     if c.n_tokens < order:
         raise ConfigError(
             f"corpus {corpus!r}", f"{c.n_tokens} tokens", f"at least --order = {order} tokens"

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from modelcollapse.errors import ConfigError
+from modelcollapse.limits import INT64_MAX
 
 
 def _is_entry(parts: list[str]) -> bool:
@@ -61,6 +62,10 @@ def read_counts(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
                     ) from None
                 if count < 0:
                     raise ConfigError(f"{field} line {lineno}", count, "counts must be >= 0")
+                if count > INT64_MAX:
+                    raise ConfigError(
+                        f"{field} line {lineno}", count, f"counts at most {INT64_MAX} (int64)"
+                    )
                 if symbol in seen:
                     raise ConfigError(f"{field} line {lineno}", symbol, "symbols must be unique")
                 seen.add(symbol)
@@ -70,8 +75,13 @@ def read_counts(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
         raise ConfigError(field, f"byte {exc.start}", "a UTF-8 text file") from None
     if not symbols:
         raise ConfigError(field, "empty", "at least one symbol<TAB>count line")
+    total = sum(counts)
+    if total > INT64_MAX:
+        raise ConfigError(
+            field, f"total {total}", f"counts whose total is at most {INT64_MAX} (int64)"
+        )
     arr = np.asarray(counts, dtype=np.int64)
-    if arr.sum() == 0:
+    if total == 0:
         raise ConfigError(field, "all counts zero", "at least one positive count")
     return symbols, arr
 

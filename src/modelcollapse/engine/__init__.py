@@ -161,6 +161,10 @@ def simulate(
     record_every = _check_int("record_every", record_every, 1)
     workers = _check_int("workers", workers, 1)
     cell = _check_int("cell", cell, 0)
+    # Sizes numpy cannot hold, memory and work, refused before any allocation.
+    from modelcollapse.limits import check_run_size
+
+    check_run_size(n=n, generations=generations, trials=trials, record_every=record_every)
     if method is not None and method not in METHODS:
         raise ConfigError("method", method, f"one of: {', '.join(METHODS)}")
     fam = _resolve_family(family, params, estimator, eps)

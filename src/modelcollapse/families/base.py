@@ -240,7 +240,14 @@ def check_finite(
     low_open: bool = False,
     allowed: str | None = None,
 ) -> float:
-    """Validate one real parameter; raise ConfigError naming it."""
+    """Validate one real parameter; raise ConfigError naming it.
+
+    Strict: a bool (``--param p=true``) or a string (``"0.2"`` in a sweep grid) is refused, not
+    coerced to a number; ints and numpy reals are accepted.
+    """
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        kind = type(value).__name__
+        raise ConfigError(field, value, (allowed or "a real number") + f", not {kind}")
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -257,3 +264,22 @@ def check_finite(
             allowed = "a finite number " + " and ".join(s for s in (lo, hi) if s)
         raise ConfigError(field, value, allowed.strip())
     return x
+
+
+def check_real_list(field: str, values: Any) -> None:
+    """Strict types inside a list parameter: every element a number, never a bool or a string.
+
+    numpy would turn ``[True, "0.2"]`` into ``[1.0, 0.2]`` silently.
+    """
+    stack = [values]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, np.ndarray):
+            if item.dtype.kind not in "iuf":
+                raise ConfigError(field, item.tolist(), f"numbers, not {item.dtype} values")
+        elif isinstance(item, (bool, np.bool_, str, bytes)) or not isinstance(
+            item, (int, float, np.integer, np.floating)
+        ):
+            raise ConfigError(field, item, f"numbers, not {type(item).__name__}")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
+from modelcollapse import limits
 from modelcollapse.errors import ConfigError
-from modelcollapse.families.base import Event, Family, Observable
+from modelcollapse.families.base import Event, Family, Observable, check_real_list
 from modelcollapse.pools import CountPool
 
 #: Largest allowed deviation of a starting probability vector's sum from 1.
@@ -25,6 +26,7 @@ PROB_SUM_TOL = 1e-9
 
 def check_probabilities(p: Sequence[float] | np.ndarray, field_name: str = "p") -> np.ndarray:
     """A valid probability vector (finite, >= 0, sums to 1 within 1e-9) or ConfigError."""
+    check_real_list(field_name, p)
     try:
         arr = np.asarray(p, dtype=float)
     except (TypeError, ValueError):
@@ -41,23 +43,49 @@ def check_probabilities(p: Sequence[float] | np.ndarray, field_name: str = "p") 
 
 
 def check_counts(counts: Sequence[int] | np.ndarray, field_name: str = "counts") -> np.ndarray:
-    """A valid count vector (integers >= 0, not all zero) or ConfigError."""
-    try:
-        raw = np.asarray(counts)
-    except (TypeError, ValueError):
-        raise ConfigError(field_name, counts, "a list of non-negative integers") from None
-    if raw.ndim != 1 or raw.size == 0:
+    """A valid count vector (integers >= 0, not all zero, total within int64) or ConfigError.
+
+    Each count is checked as given, before any conversion to int64: ``1e20`` is named as such
+    (numpy's cast would wrap it to -2**63), and a total above 2**63 - 1 is refused (the sum
+    would wrap and the starting probabilities would be garbage). A float count must be a whole
+    number below 2**53, where floats still hold every integer exactly.
+    """
+    if isinstance(counts, np.ndarray):
+        if counts.dtype.kind in "iu" and counts.ndim == 1 and counts.size:
+            items: list[Any] = [int(c) for c in counts]
+        else:
+            items = counts.tolist() if counts.ndim == 1 else [counts.tolist()]
+    elif isinstance(counts, (list, tuple)):
+        items = list(counts)
+    else:
         raise ConfigError(field_name, counts, "a non-empty one-dimensional list of counts")
-    if raw.dtype.kind == "f":
-        if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
-            bad = raw[~np.isfinite(raw) | (raw != np.round(raw))][0]
-            raise ConfigError(field_name, float(bad), "counts must be whole numbers")
-    elif raw.dtype.kind not in "iub":
-        raise ConfigError(field_name, counts, "a list of non-negative integers")
-    arr = raw.astype(np.int64)
-    if np.any(arr < 0):
-        raise ConfigError(field_name, int(arr[arr < 0][0]), "counts must be >= 0")
-    if arr.sum() == 0:
+    if not items:
+        raise ConfigError(field_name, counts, "a non-empty one-dimensional list of counts")
+    values: list[int] = []
+    for c in items:
+        if isinstance(c, (bool, np.bool_)) or not isinstance(
+            c, (int, float, np.integer, np.floating)
+        ):
+            raise ConfigError(field_name, c, "a list of non-negative integers")
+        if isinstance(c, (float, np.floating)):
+            if not np.isfinite(c) or c != np.round(c):
+                raise ConfigError(field_name, float(c), "counts must be whole numbers")
+            if abs(c) > 2.0**53:
+                raise ConfigError(
+                    field_name,
+                    float(c),
+                    "whole numbers; write counts above 2**53 as integers "
+                    f"(at most {limits.INT64_MAX})",
+                )
+        c = int(c)
+        if c < 0:
+            raise ConfigError(field_name, c, "counts must be >= 0")
+        if c > limits.INT64_MAX:
+            raise ConfigError(field_name, c, f"counts at most {limits.INT64_MAX} (numpy's int64)")
+        values.append(c)
+    limits.check_count_total(field_name, values)
+    arr = np.asarray(values, dtype=np.int64)
+    if not arr.any():
         raise ConfigError(field_name, "all zero", "at least one count must be positive")
     return arr
 

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from modelcollapse import limits
 from modelcollapse.errors import ConfigError
 from modelcollapse.families.base import Event, Family, Observable, check_finite
 from modelcollapse.pools import MomentPool
@@ -71,6 +72,7 @@ class Gaussian(Family):
     def check_n(self, n: int) -> None:
         if n < 2:
             raise ConfigError("n", n, "the Gaussian family needs n >= 2 samples per generation")
+        limits.check_float_scale(n, self.mu, self.sigma, self.name)
 
     def initial_state(self, trials: int) -> GaussianState:
         return GaussianState(np.full(trials, self.mu), np.full(trials, 2.0 * math.log(self.sigma)))

@@ -20,7 +20,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from modelcollapse.errors import ConfigError
-from modelcollapse.families.base import BLOCK_ELEMENTS, Family, Observable, check_finite
+from modelcollapse.families.base import (
+    BLOCK_ELEMENTS,
+    Family,
+    Observable,
+    check_finite,
+    check_real_list,
+)
 from modelcollapse.families.categorical import check_probabilities
 from modelcollapse.families.em import INITS, fit_gmm, sample_gmm
 from modelcollapse.families.gaussian import eps_label
@@ -38,6 +44,7 @@ class GMMState:
 
 
 def _as_array(name: str, value: Any) -> np.ndarray:
+    check_real_list(name, value)  # strict: no bools or strings coerced to numbers
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):

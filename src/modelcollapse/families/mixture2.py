@@ -27,6 +27,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from modelcollapse import limits
 from modelcollapse.errors import ConfigError
 from modelcollapse.families.base import Event, Family, Observable, check_finite
 from modelcollapse.families.gaussian import below_label, eps_label, scale_events, scale_hits
@@ -93,6 +94,7 @@ class Mixture2(Family):
     def check_n(self, n: int) -> None:
         if n < 2:
             raise ConfigError("n", n, "the mixture2 family needs n >= 2 samples per generation")
+        limits.check_float_scale(n, self.mu, self.sigma, self.name)
 
     def initial_state(self, trials: int) -> Mixture2State:
         return Mixture2State(np.full(trials, self.mu), np.full(trials, 2.0 * math.log(self.sigma)))

@@ -40,7 +40,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from modelcollapse.errors import ConfigError
-from modelcollapse.families.base import Event, Family, Observable, check_finite
+from modelcollapse.families.base import Event, Family, Observable, check_finite, check_real_list
 from modelcollapse.families.gaussian import below_label, eps_label, scale_events
 from modelcollapse.families.gmm import check_covariances
 from modelcollapse.pools import ScatterPool, cholesky_update
@@ -77,6 +77,9 @@ class MVGaussian(Family):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_real_list("mean", self.mean)  # strict: no bools or strings coerced to numbers
+        if self.cov is not None:
+            check_real_list("cov", self.cov)
         try:
             mean = np.asarray(self.mean, dtype=float)
         except (TypeError, ValueError):

@@ -14,6 +14,8 @@ from typing import ClassVar
 import numpy as np
 from scipy import special
 
+from modelcollapse import limits
+from modelcollapse.errors import ConfigError
 from modelcollapse.families.base import Event, Family, Observable, check_finite
 from modelcollapse.pools import SumPool
 
@@ -30,6 +32,12 @@ class Poisson(Family):
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "lam", check_finite("lambda", self.lam, low=0.0))
+
+    def check_n(self, n: int) -> None:
+        if n < 1:
+            raise ConfigError("schedule", n, "sample sizes >= 1")
+        # The exact step draws Poisson(n * lambda): numpy refuses means above its limit.
+        limits.check_poisson_rate(n, self.lam, "exact")
 
     def initial_state(self, trials: int) -> np.ndarray:
         return np.full(trials, self.lam)

@@ -159,6 +159,11 @@ def reproduce(
     ids = check_ids(only)
     if scale not in SCALES:
         raise ConfigError("--scale", scale, f"one of: {', '.join(SCALES)}")
+    # Settings every experiment would reject: refused before the report directory exists.
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError("--seed", seed, "an integer >= 0")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError("--workers", workers, "an integer >= 1")
     if corpus is not None:
         corpus = Path(corpus)
         if not corpus.is_file():

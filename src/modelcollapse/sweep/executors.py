@@ -5,12 +5,22 @@ results as they finish (in any order). Results come back to the calling process,
 writes files: a worker that dies, or a client that is killed, never leaves a partial cell.
 A cell's random streams depend only on the sweep seed and the cell's index, so every executor
 and any number of workers give identical cells.
+
+Workers die with their parent. A local (loky) worker runs a watch thread from its start
+(``modelcollapse.parentwatch``, the pool's initializer) that exits the process when its parent,
+the sweep process, is gone (its parent pid changes: orphans are re-parented). Dask workers of a LocalCluster already do so: distributed gives
+each worker process a pipe from its parent and exits it as soon as the pipe closes; workers of a
+separate scheduler belong to that cluster and outlive the client by design (their tasks of a
+killed client are released by the scheduler). Workers ignore SIGINT, so Ctrl-C reaches only the
+sweep process, which stops cleanly (finished cells are kept).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -20,13 +30,34 @@ from typing import Any
 from modelcollapse.config import RunConfig
 from modelcollapse.engine import simulate
 from modelcollapse.errors import ConfigError
+from modelcollapse.parentwatch import watch_parent
 
 EXECUTORS = ("local", "dask")
+#: Below this much work in all (``cell_draws``: 2 to 6 s at the engine's 1.5 to 5 million
+#: trial-generations a second) a local sweep runs in this process: worker processes take 1 to 2 s
+#: to start, and half of this work per worker would not win that back.
+TINY_SWEEP_DRAWS = 1e7
 
 
-def cell_payload(index: int, cfg: RunConfig, cell_hash: str) -> dict[str, Any]:
-    """The plain data a worker needs to run one cell."""
-    return {"index": index, "hash": cell_hash, "config": cfg.model_dump()}
+def cell_payload(
+    index: int, cfg: RunConfig, cell_hash: str, parent_pid: int | None = None
+) -> dict[str, Any]:
+    """The plain data a worker needs to run one cell.
+
+    ``parent_pid``: the sweep process, which a local worker watches (it exits when it is gone).
+    """
+    return {"index": index, "hash": cell_hash, "config": cfg.model_dump(), "parent_pid": parent_pid}
+
+
+def cell_draws(cfg: RunConfig) -> float:
+    """Rough work of one cell in elementary draws (trials x generations x numbers per step)."""
+    try:
+        fam = cfg.build_family()
+        naive = (cfg.method or ("exact" if fam.has_exact else "naive")) == "naive"
+        per_step = fam.state_elements() + (cfg.n if naive else 0)
+    except Exception:  # a cell that cannot build its family fails when it runs, not here
+        per_step = 1
+    return float(cfg.trials) * float(cfg.generations) * float(per_step)
 
 
 def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
@@ -38,6 +69,9 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
     metric, value, stderr as numpy arrays) or ``error`` and ``traceback``.
     """
     started = time.perf_counter()
+    # Dask LocalCluster workers: watched from their first cell (loky workers already are, from
+    # their start, by the pool's initializer).
+    watch_parent(payload.get("parent_pid"), strict=False)
     out: dict[str, Any] = {"index": payload["index"], "hash": payload["hash"]}
     try:
         cfg = RunConfig.model_validate(payload["config"])
@@ -65,6 +99,8 @@ def check_options(executor: str, workers: int | None, scheduler: str | None) -> 
         raise ConfigError("--executor", executor, f"one of: {', '.join(EXECUTORS)}")
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise ConfigError("--workers", workers, "an integer >= 1")
+    if workers is not None and workers > 1024:
+        raise ConfigError("--workers", workers, "an integer from 1 to 1024")
     if scheduler is not None and executor != "dask":
         raise ConfigError("--scheduler", scheduler, "only with --executor dask")
     if executor == "dask":
@@ -76,6 +112,24 @@ def check_options(executor: str, workers: int | None, scheduler: str | None) -> 
                 executor,
                 "dask.distributed is not installed: pip install 'modelcollapse[dask]'",
             ) from None
+        if scheduler is not None:
+            check_scheduler_address(scheduler)
+
+
+def check_scheduler_address(scheduler: str) -> None:
+    """The form of a scheduler address (``tcp://host:port``), checked without connecting."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(scheduler, strict=False)
+        if scheme in ("tcp", "tls"):
+            host, port = parse_host_port(location)
+            if not host:
+                raise ValueError("no host")
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            "--scheduler", scheduler, f"a scheduler address such as tcp://host:8786 ({exc})"
+        ) from None
 
 
 @contextmanager
@@ -98,6 +152,12 @@ def _map_local(payloads: Sequence[dict[str, Any]], workers: int) -> Iterator[dic
         for payload in payloads:
             yield run_cell(payload)
         return
+
+    with _quiet_trackers():
+        yield from _map_loky(payloads, workers)
+
+
+def _map_loky(payloads: Sequence[dict[str, Any]], workers: int) -> Iterator[dict[str, Any]]:
     from joblib import Parallel, delayed
 
     parallel = Parallel(
@@ -106,8 +166,58 @@ def _map_local(payloads: Sequence[dict[str, Any]], workers: int) -> Iterator[dic
         return_as="generator_unordered",
         batch_size=1,
         pre_dispatch="2*n_jobs",
+        # The watch starts as each worker process starts, before its first cell: a parent
+        # killed while workers are still importing must not leave them behind.
+        initializer=watch_parent,
+        initargs=(os.getpid(),),  # strict: a worker that starts orphaned exits at once
     )
-    yield from parallel(delayed(run_cell)(p) for p in payloads)
+    # Workers start inside this call (the first tasks are dispatched before it returns): with
+    # SIGINT ignored meanwhile they inherit the ignored signal, so Ctrl-C in a terminal cannot
+    # interrupt them mid-import with a traceback; this process gets its handler back at once.
+    with _sigint_ignored():
+        results = parallel(delayed(run_cell)(p) for p in payloads)
+    yield from results
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes are started here (they inherit SIG_IGN, and Python
+    then installs no KeyboardInterrupt handler in them); only possible in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+#: Warnings that resource trackers print when they clean up after an interrupted run.
+_TRACKER_WARNINGS = (
+    "ignore::UserWarning:multiprocessing.resource_tracker",
+    "ignore::UserWarning:joblib.externals.loky.backend.resource_tracker",
+)
+
+
+@contextmanager
+def _quiet_trackers() -> Iterator[None]:
+    """Silence the resource trackers of the worker pools started inside this block.
+
+    multiprocessing's and loky's trackers (helper processes that inherit the environment) warn
+    about the semaphores they clean up after Ctrl-C; the cleanup is their job, and the warning
+    would follow the sweep's one-line message. Only processes started meanwhile see the change.
+    """
+    before = os.environ.get("PYTHONWARNINGS")
+    extra = ",".join(_TRACKER_WARNINGS)
+    os.environ["PYTHONWARNINGS"] = f"{before},{extra}" if before else extra
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONWARNINGS", None)
+        else:
+            os.environ["PYTHONWARNINGS"] = before
 
 
 @contextmanager
@@ -123,13 +233,16 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
                 "--scheduler", scheduler, f"the address of a running dask scheduler ({exc})"
             ) from None
     else:
-        cluster = LocalCluster(
-            n_workers=workers or default_workers(),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        # Worker processes inherit an ignored SIGINT, so Ctrl-C in a terminal stops this
+        # process alone, cleanly.
+        with _sigint_ignored(), _quiet_trackers():
+            cluster = LocalCluster(
+                n_workers=workers or default_workers(),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         client = Client(cluster)
     try:
         yield client

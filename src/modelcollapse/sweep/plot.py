@@ -72,6 +72,9 @@ def plot_sweep(
     suffix = path.suffix.lower()
     if suffix not in (".png", ".svg", ".pdf"):
         raise ConfigError("--out", str(path), "a .png, .svg or .pdf file")
+    from modelcollapse.store import check_output_location
+
+    check_output_location(path, field="--out", is_file=True)
     info = sd.info()
     swept = list(info.get("columns", {}))
     xcol = _column(x, swept, "--x")
@@ -163,6 +166,12 @@ def plot_sweep(
     if suffix == ".pdf":
         metadata["CreationDate"] = None
         metadata.pop("Date")
-    fig.savefig(path, metadata=metadata, dpi=150)
-    plt.close(fig)
+    # Written next to its place and renamed: a full disk leaves no truncated figure behind.
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial{suffix}")
+    try:
+        fig.savefig(tmp, metadata=metadata, dpi=150)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
     return SweepFigure(path, xcol, y, hcol, int(at_generation), varying, len(rows))

@@ -6,8 +6,15 @@ Layout::
     DIR/cells/cell-00012-<hash>.parquet  one finished cell (written to a temporary file, renamed)
     DIR/failed/cell-00012.json           the error of a cell that failed on the last run
 
-A cell is finished exactly when its Parquet file exists, so an interrupted sweep resumes by
-running the cells whose files are missing, and no cell is ever present twice. The cell's file
+A cell is finished exactly when its Parquet file exists and is whole (its footer reads, and its
+row count is the one recorded in that footer's metadata): an interrupted sweep resumes by running
+the cells whose files are missing, and a truncated or corrupt file is moved to ``DIR/failed/``
+and its cell run again, so no cell is ever present twice or half.
+
+One process at a time runs a sweep directory: ``DIR/.sweep.lock`` is held with ``flock`` (the
+kernel releases it when its holder dies, even by SIGKILL, so a lock is never stale) and names
+the holder's pid, host and start time. A second process on the same directory is refused with a
+message naming the holder. The cell's file
 name holds the hash of its resolved configuration; a file that no cell of the current sweep
 claims (a package upgrade that changes how a configuration resolves) is moved to ``DIR/stale/``
 rather than mixed with new results. A sweep file whose content changed is refused.
@@ -15,10 +22,17 @@ rather than mixed with new results. A sweep file whose content changed is refuse
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import re
+import socket
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +47,7 @@ SWEEP_JSON = "sweep.json"
 CELLS = "cells"
 FAILED = "failed"
 STALE = "stale"
+LOCK = ".sweep.lock"
 #: Format version of sweep.json; bumped when the layout changes.
 FORMAT = 1
 
@@ -51,6 +66,10 @@ class SweepDir:
         self.sweep_json = self.path / SWEEP_JSON
         #: Where ``prepare(force=True)`` moved an older sweep's directory, if it did.
         self.moved_to: Path | None = None
+        #: The directory's lock, held from ``prepare`` to ``close``.
+        self.lock: SweepLock | None = None
+        #: Broken cell files that ``prepare`` moved to ``failed/`` (their cells run again).
+        self.broken: list[Path] = []
         self._con: duckdb.DuckDBPyConnection | None = None
 
     # ---- opening ---------------------------------------------------------------------------
@@ -70,25 +89,48 @@ class SweepDir:
         path = Path(path)
         moved_to: Path | None = None
         if path.exists():
-            problem = cls.conflict(path, spec)
+            if path.is_dir() and SweepLock.holder(path) is not None:
+                # Never with --force either: the directory is another process's running sweep.
+                raise ConfigError("--out", str(path), _holder_message(path / LOCK))
+            problem = cls.conflict(path, spec, check_lock=False)
             if problem is not None:
                 if not force:
                     raise ConfigError("--out", str(path), problem + " (or pass --force)")
                 moved_to = _aside(path)
         sd = cls(path)
         sd.moved_to = moved_to
-        sd.cells_dir.mkdir(parents=True, exist_ok=True)
-        sd.failed_dir.mkdir(exist_ok=True)
-        if not sd.sweep_json.exists():
-            sd._write_sweep_json(spec)
-        sd._retire_stale(spec)
+        path.mkdir(parents=True, exist_ok=True)
+        sd.lock = SweepLock.acquire(path)
+        try:
+            # Again under the lock: another process may have created the directory meanwhile.
+            problem = cls.conflict(path, spec, check_lock=False) if moved_to is None else None
+            if problem is not None:
+                raise ConfigError("--out", str(path), problem + " (or pass --force)")
+            sd.cells_dir.mkdir(exist_ok=True)
+            sd.failed_dir.mkdir(exist_ok=True)
+            if not sd.sweep_json.exists():
+                sd._write_sweep_json(spec)
+            sd._retire_stale(spec)
+            sd.broken = sd._retire_broken(spec)
+        except BaseException:
+            sd.close()
+            raise
         return sd
 
     @staticmethod
-    def conflict(path: Path, spec: SweepSpec) -> str | None:
+    def conflict(path: Path, spec: SweepSpec, *, check_lock: bool = True) -> str | None:
+        """Why ``path`` cannot hold ``spec``'s sweep, or None.
+
+        A directory whose lock another process holds is reported as in use first: its content
+        may be half-created (no sweep.json yet) by that process.
+        """
         if not path.is_dir():
             return "a directory (this is a file)"
-        if not any(path.iterdir()):
+        if check_lock:
+            holder = SweepLock.holder(path)
+            if holder is not None:
+                return _holder_message(path / LOCK)
+        if not any(p.name != LOCK for p in path.iterdir()):
             return None
         info_path = path / SWEEP_JSON
         if not info_path.is_file():
@@ -121,7 +163,35 @@ class SweepDir:
         return self.cells_dir / cell_filename(cell)
 
     def is_done(self, cell: Cell) -> bool:
-        return self.cell_path(cell).is_file()
+        """Whether the cell's file exists and is whole (``cell_file_problem`` finds nothing)."""
+        path = self.cell_path(cell)
+        return path.is_file() and cell_file_problem(path, cell) is None
+
+    def _retire_broken(self, spec: SweepSpec) -> list[Path]:
+        """Move truncated or corrupt cell files to ``failed/`` so that their cells run again."""
+        moved = []
+        for cell in spec.cells:
+            path = self.cell_path(cell)
+            if not path.is_file():
+                continue
+            problem = cell_file_problem(path, cell)
+            if problem is None:
+                continue
+            target = self.failed_dir / f"{path.name}.broken-{uuid.uuid4().hex[:8]}"
+            os.replace(path, target)
+            _atomic_json(
+                self.failed_dir / f"cell-{cell.index:05d}.json",
+                {
+                    "cell": cell.index,
+                    "hash": cell.hash,
+                    "values": cell.values,
+                    "error": f"unreadable result file, moved to {target.name}: {problem}",
+                    "traceback": "",
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                },
+            )
+            moved.append(target)
+        return moved
 
     def write_cell(self, cell: Cell, spec: SweepSpec, columns: dict[str, np.ndarray]) -> Path:
         """Write a finished cell: its swept values as columns, then the summary (atomic)."""
@@ -135,6 +205,7 @@ class SweepDir:
         meta = {
             "cell": cell.index,
             "hash": cell.hash,
+            "rows": rows,
             "config": cell.config.model_dump(mode="json"),
         }
         self._write_parquet(table, path, meta)
@@ -160,13 +231,21 @@ class SweepDir:
             )
             self._con.unregister("frame")
             os.replace(tmp, path)
+        except duckdb.IOException as exc:
+            from modelcollapse.store import as_os_error
+
+            raise as_os_error(exc, path) from None
         finally:
             tmp.unlink(missing_ok=True)
 
     def close(self) -> None:
+        """Close the DuckDB connection and release the lock."""
         if self._con is not None:
             self._con.close()
             self._con = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def write_failure(self, cell: Cell, error: str, traceback: str) -> Path:
         path = self.failed_dir / f"cell-{cell.index:05d}.json"
@@ -237,14 +316,163 @@ class SweepDir:
             path.unlink(missing_ok=True)
 
 
+# ---- the lock -----------------------------------------------------------------------------
+
+
+#: errno values of a held flock.
+_HELD = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
+#: errno values of a file system without flock (some network file systems).
+_NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL)
+_STAMP = re.compile(r"^pid (?P<pid>\d+) on (?P<host>\S+) since ")
+
+
+class SweepLock:
+    """An exclusive ``flock`` on ``DIR/.sweep.lock``, which names its holder.
+
+    ``flock`` locks belong to the open file: the kernel drops them when the holder exits, however
+    it exits, so a lock left by a killed process is released by construction (no stale lock to
+    detect). The file's content (pid, host, start time) is for the message a second process
+    prints, and is the lock itself on a file system without ``flock``: there a stamp naming a
+    process of this host that no longer runs is stale and taken over; one of another host is
+    respected (its liveness cannot be checked from here).
+    """
+
+    def __init__(self, path: Path, fd: int):
+        self.path = path
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, directory: Path) -> SweepLock:
+        path = directory / LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in _HELD or (exc.errno in _NO_FLOCK and _live_stamp(path)):
+                os.close(fd)
+                raise ConfigError("--out", str(directory), _holder_message(path)) from None
+            if exc.errno not in _NO_FLOCK:
+                os.close(fd)
+                raise
+        since = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        stamp = f"pid {os.getpid()} on {socket.gethostname()} since {since}\n"
+        os.ftruncate(fd, 0)
+        os.write(fd, stamp.encode())
+        return cls(path, fd)
+
+    @staticmethod
+    def holder(directory: Path) -> str | None:
+        """Who holds the lock of ``directory`` (its file's text), or None when nobody does."""
+        path = directory / LOCK
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in _NO_FLOCK:
+                return _live_stamp(path)
+            try:
+                return path.read_text(encoding="utf-8").strip() or "another process"
+            except OSError:
+                return "another process"
+        finally:
+            os.close(fd)
+        return None
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, 0)
+        except OSError:
+            pass
+        os.close(self._fd)  # closing the descriptor drops the flock
+        self._fd = None
+
+
+def _live_stamp(path: Path) -> str | None:
+    """The lock file's stamp when it names a process that may be alive, else None (stale)."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    match = _STAMP.match(text)
+    if match is None:
+        return None
+    if match.group("host") != socket.gethostname():
+        return text
+    try:
+        os.kill(int(match.group("pid")), 0)
+    except ProcessLookupError:
+        return None
+    except OSError:
+        return text
+    return text if int(match.group("pid")) != os.getpid() else None
+
+
+def _holder_message(path: Path) -> str:
+    try:
+        holder = path.read_text(encoding="utf-8").strip() or "another process"
+    except OSError:
+        holder = "another process"
+    return (
+        f"a sweep directory no other process is using: {holder} is running this sweep; "
+        "wait for it to finish (then run again to resume) or stop it"
+    )
+
+
+def cell_file_problem(path: Path, cell: Cell | None = None) -> str | None:
+    """Why a cell file cannot count as finished, or None when it is whole.
+
+    Reads only the Parquet footer: the magic bytes at both ends, the file metadata, and our
+    key-value metadata (the cell's hash and its row count, which must match the footer's).
+    A file cut short anywhere loses its footer, so truncation is always caught.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for damaged files
+        return f"{type(exc).__name__}: {exc}"
+    ours = (meta.metadata or {}).get(b"modelcollapse")
+    if ours is None:
+        return "no modelcollapse metadata in the Parquet footer"
+    try:
+        info = json.loads(ours)
+    except (ValueError, TypeError):
+        return "unreadable modelcollapse metadata in the Parquet footer"
+    if cell is not None and info.get("hash") != cell.hash:
+        return "the file holds another configuration (hash mismatch)"
+    rows = info.get("rows")
+    if rows is not None and rows != meta.num_rows:
+        return f"{meta.num_rows} rows, {rows} expected"
+    if meta.num_rows == 0:
+        return "no rows"
+    return None
+
+
 # ---- queries ------------------------------------------------------------------------------
 
 
 def connect(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with a view ``cells`` over every finished cell of a sweep."""
     sd = SweepDir.open(path)
-    if not any(sd.cells_dir.glob("*.parquet")):
+    files = sorted(sd.cells_dir.glob("*.parquet"))
+    if not files:
         raise ConfigError("DIR", str(path), "a sweep directory with at least one finished cell")
+    for file in files:
+        # A truncated file (a full disk, a copy cut short) would fail the query with DuckDB's
+        # "No magic bytes"; name it instead, and the way out.
+        problem = cell_file_problem(file)
+        if problem is not None:
+            raise ConfigError(
+                "DIR",
+                str(path),
+                f"whole cell files; {file.name} is broken ({problem}): run the sweep again to "
+                "move it to failed/ and recompute it",
+            )
     con = duckdb.connect()
     glob = str(sd.cells_dir / "*.parquet").replace("'", "''")
     con.execute(f"CREATE VIEW cells AS SELECT * FROM read_parquet('{glob}', union_by_name = true)")
@@ -265,6 +493,62 @@ def query(path: str | os.PathLike, sql: str | None = None) -> Any:
 
             return pd.DataFrame()
         return result.df()
+    finally:
+        con.close()
+
+
+@dataclass
+class QueryStream:
+    """The columns of a query's result and an iterator over its Arrow record batches."""
+
+    columns: list[str]
+    types: list[str]
+    batches: Iterator[Any]
+
+    @staticmethod
+    def rows(batch: Any) -> list[tuple[Any, ...]]:
+        """A record batch as tuples of Python values."""
+        return list(zip(*(c.to_pylist() for c in batch.columns), strict=True))
+
+
+@contextmanager
+def stream_query(
+    path: str | os.PathLike, sql: str | None = None, *, batch_rows: int = 2048
+) -> Iterator[QueryStream]:
+    """Run SQL over the view ``cells`` and stream its rows, ``batch_rows`` at a time.
+
+    DuckDB produces the result incrementally (a relation read as Arrow record batches), so
+    memory stays bounded by the batch size and the query's own working set, whatever the number
+    of rows: ``SELECT * FROM range(100000000)`` is read in about 200 MB. ``QueryStream.rows``
+    turns a batch into Python values (bytes for BLOB, ``datetime`` types, ``Decimal``, Arrow's
+    ``MonthDayNano`` for INTERVAL); converting them for output is the caller's business.
+
+    The SQL runs with this user's rights (DuckDB can read and write files): see docs/sweeps.md.
+    """
+    sql = sql or "SELECT * FROM cells ORDER BY cell, generation, metric"
+    con = connect(path)
+    try:
+        con.execute("SET enable_progress_bar = false")
+        try:
+            rel = con.sql(sql)
+        except duckdb.Error as exc:
+            raise ConfigError("--sql", sql, f"a valid query over the view `cells`: {exc}") from None
+        if rel is None:  # a statement without a result (CREATE, SET, ...)
+            yield QueryStream([], [], iter(()))
+            return
+        columns = list(rel.columns)
+        types = [str(t) for t in rel.types]
+
+        def batches() -> Iterator[Any]:
+            try:
+                reader = rel.to_arrow_reader(batch_rows)
+                for batch in reader:
+                    if batch.num_rows:
+                        yield batch
+            except duckdb.Error as exc:
+                raise ConfigError("--sql", sql, f"a query that runs: {exc}") from None
+
+        yield QueryStream(columns, types, batches())
     finally:
         con.close()
 
