@@ -215,8 +215,11 @@ def write_parquet(
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        # pyarrow raises OSError itself (ENOSPC for a full disk).
-        pq.write_table(arrow, tmp, compression="zstd")
+        try:
+            pq.write_table(arrow, tmp, compression="zstd")
+        except OSError as exc:
+            # pyarrow's OSError carries no file name (and often no errno): name the file.
+            raise (exc if exc.filename else as_os_error(exc, path)) from None
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
