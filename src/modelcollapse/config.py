@@ -55,6 +55,8 @@ class RunConfig(BaseModel):
     real_fraction: float | None = None
     schedule: str | list[int] | dict[str, Any] | None = None
     workers: int = Field(default=1, ge=1)
+    #: The sampler stage as a mapping: temperature, top_k, top_p, truncation, verifier_tol.
+    sampler: dict[str, Any] | None = None
 
     @field_validator("eps")
     @classmethod
@@ -98,6 +100,7 @@ class RunConfig(BaseModel):
             "real_fraction": self.real_fraction,
             "schedule": self.schedule,
             "workers": self.workers,
+            "sampler": self.sampler,
         }
 
     def validate(self) -> None:
@@ -106,7 +109,7 @@ class RunConfig(BaseModel):
         # this check needs them.
         from modelcollapse.workflows import Schedule, check_workflow
 
-        fam = self.build_family()
+        fam = self.build_family().with_sampler(self.sampler)
         sizes = Schedule.parse(self.schedule, self.n).sizes(self.generations)
         check_n = getattr(fam, "check_n", None)
         if check_n is not None:

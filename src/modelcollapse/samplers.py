@@ -291,6 +291,19 @@ class Sampler:
             p = s.probabilities(p)  # type: ignore[attr-defined]
         return p
 
+    def segment_probabilities(self, p: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """The categorical law stages applied to many laws stored end to end (ragged rows).
+
+        ``p`` is a flat array of probabilities, each segment ``p[starts[i]:starts[i+1]]`` (the
+        last one to the end) one law summing to 1, every segment non-empty: for example the
+        conditional laws of an n-gram model, one per context. Same results as
+        :meth:`probabilities` row by row.
+        """
+        seg = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, p.size]))
+        for s in self.laws:
+            p = _segment_stage(s, p, seg, starts)
+        return p
+
     @property
     def scale(self) -> float:
         """The product of the truncation factors (1 without any)."""
@@ -302,6 +315,35 @@ class Sampler:
 
     def describe(self) -> list[dict[str, Any]]:
         return [s.describe() for s in self.stages]
+
+
+def _segment_stage(
+    stage: Stage, p: np.ndarray, seg: np.ndarray, starts: np.ndarray
+) -> np.ndarray:
+    if isinstance(stage, Temperature):
+        with np.errstate(divide="ignore"):
+            logq = np.log(p) / stage.t
+        logq = logq - np.maximum.reduceat(logq, starts)[seg]
+        q = np.exp(logq)
+    else:
+        # Within each segment, order by decreasing probability (stable: lower index first).
+        order = np.lexsort((-p, seg))
+        sp = p[order]
+        rank = np.arange(p.size) - starts[seg]
+        if isinstance(stage, TopK):
+            keep_sorted = rank < stage.k
+        elif isinstance(stage, TopP):
+            csum = np.cumsum(sp)
+            seg_base = np.r_[0.0, csum][starts][seg]
+            before = csum - sp - seg_base
+            total = np.add.reduceat(sp, starts)[seg]
+            keep_sorted = (before < stage.p * total) & (sp > 0)
+        else:
+            raise TypeError(f"{type(stage).__name__} is not a categorical stage")
+        keep = np.empty(p.size, dtype=bool)
+        keep[order] = keep_sorted
+        q = np.where(keep, p, 0.0)
+    return q / np.add.reduceat(q, starts)[seg]
 
 
 def resolve_sampler(spec: Any) -> Sampler | None:

@@ -152,6 +152,21 @@ _with_common = stack_options(
     help="Sample sizes n_k: linear:a=A | geometric:r=R | power:a=A | list:N1,N2,...",
 )
 @click.option("--workers", type=int, default=1, help="Threads (results do not depend on it).")
+@click.option(
+    "--temperature", type=float, default=None, help="Sample at temperature T (categorical)."
+)
+@click.option("--top-k", "top_k", type=int, default=None, help="Top-k sampling (categorical).")
+@click.option("--top-p", "top_p", type=float, default=None, help="Nucleus sampling (categorical).")
+@click.option(
+    "--truncation", type=float, default=None, help="Scale sigma by psi when sampling (gaussian)."
+)
+@click.option(
+    "--verify-tol",
+    "verifier_tol",
+    type=float,
+    default=None,
+    help="Regression: keep generated labels within TOL of the truth.",
+)
 @_with_common
 @handles_config_errors
 def simulate(
@@ -172,6 +187,11 @@ def simulate(
     real_fraction,
     schedule,
     workers,
+    temperature,
+    top_k,
+    top_p,
+    truncation,
+    verifier_tol,
     out,
     as_json,
     overwrite,
@@ -202,6 +222,18 @@ def simulate(
         real_fraction=real_fraction,
         schedule=schedule,
         workers=workers,
+        sampler={
+            k: v
+            for k, v in {
+                "temperature": temperature,
+                "top_k": top_k,
+                "top_p": top_p,
+                "truncation": truncation,
+                "verifier_tol": verifier_tol,
+            }.items()
+            if v is not None
+        }
+        or None,
     )
     _execute(cfg, out, as_json, overwrite, progress)
 
