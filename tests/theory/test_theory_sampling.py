@@ -66,4 +66,4 @@ def test_theory_regression_command_json():
     rows = json.loads(result.output)
     assert [r["generation"] for r in rows] == [0, 1, 2, 3]
     assert rows[2]["replace"] == pytest.approx(2 * 5 / 14)
-    assert rows[2]["accumulate"] == pytest.approx(5 / 14 + 5 / (2 * 35))
+    assert rows[2]["accumulate"] == pytest.approx(5 / 14 + 5 / (2 * 34))

@@ -118,4 +118,5 @@ def temperature_unique_first(p: ArrayLike, n: int, temperature: float) -> float:
     nn = as_sample_size(n)
     q = tempered(p, temperature)
     # log1p keeps 1 - (1 - q)^n accurate for the tiny q of rare symbols.
-    return float(-np.expm1(nn * np.log1p(-np.minimum(q, 1.0))).sum())
+    with np.errstate(divide="ignore"):  # q_i = 1: log1p(-1) = -inf, (1 - q)^n = 0
+        return float(-np.expm1(nn * np.log1p(-np.minimum(q, 1.0))).sum())
