@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from scipy import stats
+from scipy import integrate, stats
 
 from modelcollapse import simulate
 from modelcollapse.cli import cli
@@ -291,10 +291,10 @@ def test_fraction_curation_matches_order_statistics():
     n, m = 10, 20
 
     def order_mean(r):  # E of the r-th smallest of m standard normals
-        dens = lambda x: x * stats.beta.pdf(stats.norm.cdf(x), r, m - r + 1) * stats.norm.pdf(x)
-        from scipy.integrate import quad
+        def dens(x):
+            return x * stats.beta.pdf(stats.norm.cdf(x), r, m - r + 1) * stats.norm.pdf(x)
 
-        return quad(dens, -10, 10)[0]
+        return integrate.quad(dens, -10, 10)[0]
 
     want = np.mean([order_mean(r) for r in range(m - n + 1, m + 1)])
     res = simulate("gaussian", n=n, generations=1, trials=4000, seed=13,

@@ -65,9 +65,9 @@ from modelcollapse.theory.regression import (
     ridge_test_error_fixed,
 )
 from modelcollapse.theory.sampling import (
-    tempered,
     temperature_limit,
     temperature_unique_first,
+    tempered,
     truncation_expected_log_variance,
     truncation_expected_variance,
     truncation_log_variance_drift,

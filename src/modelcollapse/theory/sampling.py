@@ -113,10 +113,30 @@ def temperature_limit(p: ArrayLike, temperature: float, k: int) -> NDArray[np.fl
     return tempered(p, _temperature(temperature) ** kk)
 
 
-def temperature_unique_first(p: ArrayLike, n: int, temperature: float) -> float:
-    """E[symbols alive after one tempered generation] = sum_i 1 - (1 - q_i)^n (exact)."""
+def nucleus(p: ArrayLike, top_p: float) -> NDArray[np.float64]:
+    """Top-p (nucleus) law: the most probable symbols until their mass reaches ``top_p`` (the
+    one crossing it included; ties by lower index), renormalised."""
+    q = _probabilities(p)
+    top = float(top_p)
+    if not 0.0 < top <= 1.0 or not math.isfinite(top):
+        raise ConfigError("top_p", top_p, "a number in (0, 1]")
+    order = np.argsort(-q, kind="stable")
+    mass_before = np.cumsum(q[order]) - q[order]
+    keep = np.zeros(q.size, dtype=bool)
+    keep[order[(mass_before < top) & (q[order] > 0)]] = True
+    out = np.where(keep, q, 0.0)
+    return out / out.sum()
+
+
+def unique_after_one(q: ArrayLike, n: int) -> float:
+    """E[symbols drawn at least once in n draws from q] = sum_i 1 - (1 - q_i)^n."""
     nn = as_sample_size(n)
-    q = tempered(p, temperature)
+    qq = _probabilities(q)
     # log1p keeps 1 - (1 - q)^n accurate for the tiny q of rare symbols.
     with np.errstate(divide="ignore"):  # q_i = 1: log1p(-1) = -inf, (1 - q)^n = 0
-        return float(-np.expm1(nn * np.log1p(-np.minimum(q, 1.0))).sum())
+        return float(-np.expm1(nn * np.log1p(-np.minimum(qq, 1.0))).sum())
+
+
+def temperature_unique_first(p: ArrayLike, n: int, temperature: float) -> float:
+    """E[symbols alive after one tempered generation] = sum_i 1 - (1 - q_i)^n (exact)."""
+    return unique_after_one(tempered(p, temperature), n)
