@@ -135,8 +135,8 @@ SETTINGS = (
     ("T=0.7", Temperature(0.7)),
     ("top-p=0.95", TopP(0.95)),
 )
-#: 50 unigram trials (the paper used 5): with 5, a standard error is itself too noisy for a z test.
-UNI_GENERATIONS, UNI_TRIALS, BI_GENERATIONS = 10, 50, 5
+#: 20 unigram trials (the paper used 5): with 5, a standard error is itself too noisy for a z test.
+UNI_GENERATIONS, UNI_TRIALS, BI_GENERATIONS = 10, 20, 5
 
 
 def _first_law(p: np.ndarray, stage) -> np.ndarray:
