@@ -178,8 +178,22 @@ def test_accumulate_limit_and_bound():
 def test_verifier_keeps_only_labels_near_the_truth():
     fam = Regression(d=D).with_sampler(Verifier(0.3))
     rows = fam.sample(np.full((50, D), 0.2), T, np.random.default_rng(0))
-    resid = rows[..., -1] - rows[..., :-1] @ Regression(d=D).w0
-    assert rows.shape == (50, T, D + 1) and np.all(np.abs(resid) <= 0.3)
+    resid = rows["y"] - rows["x"] @ Regression(d=D).w0
+    assert rows.shape == (50, T) and np.all(np.abs(resid) <= 0.3)
     r = simulate("regression", params={"d": D}, n=T, generations=2, trials=50, seed=0,
                  sampler=Verifier(0.3))
     assert r.config["sampler"][-1]["curation"].startswith("verifier")
+
+
+@pytest.mark.parametrize("workflow", ["accumulate-subsample", "mix", "mix-fixed"])
+def test_every_workflow_runs_with_a_schedule(workflow):
+    # Seed 8. Generation 1 trains on real data under every workflow, so its error is one OLS
+    # generation's, sigma^2 d/(n_1 - d - 1) with n_1 = T + 5 (linear schedule); 1 comparison.
+    lam = 0.5 if workflow.startswith("mix") else None
+    schedule = None if workflow == "mix-fixed" else "linear:a=5"
+    n1 = T if schedule is None else T + 5
+    r = _run(seed=8, workflow=workflow, real_fraction=lam, schedule=schedule, trials=8000,
+             generations=3)
+    k, v, se = r.metric("test_error_mean")
+    assert_z(v[1], float(regression_test_error(1, d=D, rows=n1)), se[1], 1, workflow)
+    assert np.all(np.isfinite(v)) and v[-1] > 0

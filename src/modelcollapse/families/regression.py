@@ -17,8 +17,9 @@ X^T e ~ N(0, sigma^2 G). So the exact step draws G and b directly (SPEC.md secti
   ``design_seed``, shared by all trials): G is fixed, b = G w_{k-1} + sigma L z, L = chol(G).
 
 Pools (for the workflows) are (G, b, rows) and add: accumulate pools X^T X and X^T y over all
-generations. The sample path (rows [x, y], shape (trials, n, d + 1)) serves curation, the
-verifier (keep labels with |y - x . w0| <= tol) and accumulate-subsample.
+generations. The sample path (rows with fields ``x`` and ``y``, shape (trials, n)) serves
+curation (a score reads ``rows["x"]`` and ``rows["y"]``), the verifier (keep labels with
+|y - x . w0| <= tol) and accumulate-subsample.
 
 Metrics: ``test_error`` = ||w_k - w_0||^2 (the excess risk for isotropic features) and
 ``design_error`` = (w_k - w_0)^T G_0 (w_k - w_0) / n, the in-sample error on the fixed design
@@ -178,17 +179,25 @@ class Regression(Family):
         g, b = self._draw_stat(state, n, rng)
         return self._solve(g, b)
 
+    def row_dtype(self) -> np.dtype:
+        """One data row: features ``x`` (d,) and label ``y``."""
+        return np.dtype([("x", np.float64, (self.d,)), ("y", np.float64)])
+
     def sample(self, state: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n labelled rows per trial, (trials, n) of ``row_dtype`` (fields ``x`` and ``y``):
+        one element per row, so pools of rows concatenate and subsample like scalars."""
         trials, d = state.shape
+        out = np.empty((trials, n), dtype=self.row_dtype())
         if self.design == "fixed":
-            x = np.broadcast_to(self.fixed_design(n)[0], (trials, n, d))
+            out["x"] = self.fixed_design(n)[0]
         else:
-            x = rng.standard_normal((trials, n, d))
-        y = (x @ state[..., None])[..., 0] + self.sigma * rng.standard_normal((trials, n))
-        return np.concatenate([x, y[..., None]], axis=2)
+            out["x"] = rng.standard_normal((trials, n, d))
+        x = out["x"]
+        out["y"] = (x @ state[..., None])[..., 0] + self.sigma * rng.standard_normal((trials, n))
+        return out
 
     def fit_samples(self, samples: np.ndarray) -> np.ndarray:
-        x, y = samples[..., :-1], samples[..., -1]
+        x, y = samples["x"], samples["y"]
         xt = np.swapaxes(x, 1, 2)
         return self._solve(xt @ x, (xt @ y[..., None])[..., 0])
 
@@ -204,7 +213,7 @@ class Regression(Family):
             g, b = self._draw_stat(state, n, rng)
         else:
             s = self.sample(state, n, rng)
-            x, y = s[..., :-1], s[..., -1]
+            x, y = s["x"], s["y"]
             xt = np.swapaxes(x, 1, 2)
             g, b = xt @ x, (xt @ y[..., None])[..., 0]
         return RegressionPool(np.array(g), b, np.full(state.shape[0], n, dtype=np.int64))
@@ -218,7 +227,7 @@ class Regression(Family):
 
         w0 = self.w0
         return Curation(
-            lambda rows: -np.abs(rows[..., -1] - rows[..., :-1] @ w0),
+            lambda rows: -np.abs(rows["y"] - rows["x"] @ w0),
             threshold=-verifier.tol,
             name=f"verifier(tol={verifier.tol:g})",
         )
