@@ -197,3 +197,20 @@ def test_every_workflow_runs_with_a_schedule(workflow):
     k, v, se = r.metric("test_error_mean")
     assert_z(v[1], float(regression_test_error(1, d=D, rows=n1)), se[1], 1, workflow)
     assert np.all(np.isfinite(v)) and v[-1] > 0
+
+
+def test_verifier_first_generation_is_exact():
+    # Seed 9. At generation 1 the labels come from w0 itself, so the verifier keeps rows by
+    # their noise alone: the kept noise is N(0, sigma^2) truncated to [-tol, tol], independent
+    # of the kept features, and the OLS error is d/(T-d-1) times its variance
+    # v = sigma^2 (1 - 2 c phi(c) / (2 Phi(c) - 1)), c = tol/sigma. 20000 trials measure it to
+    # about 1%; a filter on the wrong quantity (or none) is off by >= 30% at tol = 1.
+    from scipy import stats
+
+    for tol in (0.5, 1.0):
+        r = simulate("regression", params={"d": D}, n=T, generations=1, trials=20000, seed=9,
+                     sampler=Verifier(tol), metrics=["test_error_mean"])
+        _, v, se = r.metric("test_error_mean")
+        c = tol
+        var = 1 - 2 * c * stats.norm.pdf(c) / (2 * stats.norm.cdf(c) - 1)
+        assert_z(v[1], D / (T - D - 1) * var, se[1], 2, f"tol={tol}")
