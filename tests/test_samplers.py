@@ -335,3 +335,16 @@ def test_ngram_tempered_next_token_law():
         assert np.all(observed[~live] == 0)
         chi2 = stats.chisquare(observed[live], 100_000 * q[live])
         assert chi2.pvalue > ALPHA / len(stages), (st, chi2)
+
+
+@pytest.mark.parametrize("name", ["regression-verifier", "categorical-temperature"])
+def test_example_configs_run(tmp_path, name):
+    from pathlib import Path
+
+    cfg = Path(__file__).resolve().parents[1] / "docs" / "configs" / f"{name}.toml"
+    result = CliRunner().invoke(cli, ["run", str(cfg), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    import json
+
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert "sampler" in json.dumps(run)

@@ -61,6 +61,9 @@ def _header(result: SimulationResult) -> str:
     params = ", ".join(
         f"{k}={v}" for k, v in c.items() if k not in skip and not isinstance(v, list)
     )
+    if c.get("sampler"):
+        stages = ", ".join(f"{k}={v}" for stage in c["sampler"] for k, v in stage.items())
+        params += f"; sampler: {stages}"
     return (
         f"{c['family']} ({params}); n={c['n']}, estimator={c['estimator']}, "
         f"method={c['method']}, {c['trials']} trials, {c['generations']} generations, "
