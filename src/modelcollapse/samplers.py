@@ -69,8 +69,8 @@ def _finite(field: str, value: Any, allowed: str) -> float:
 class Stage:
     """Base class of sampler stages (frozen dataclasses checked at construction)."""
 
-    #: Whether the stage changes nothing (then it is dropped, so results stay bit for bit).
     def is_identity(self) -> bool:
+        """Whether the stage changes nothing (then it is dropped, so results stay bit for bit)."""
         return False
 
     def describe(self) -> dict[str, Any]:

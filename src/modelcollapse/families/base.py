@@ -155,7 +155,9 @@ class Family(ABC):
 
     def verifier_curation(self, verifier: Any) -> Any:
         """The curation a ``samplers.Verifier`` means for this family (regression only)."""
-        raise ConfigError("sampler", "verifier_tol", f"a verifier needs the regression family, not {self.name}")
+        raise ConfigError(
+            "sampler", "verifier_tol", f"a verifier needs the regression family, not {self.name}"
+        )
 
     def curated(self, curation: Any) -> Family:
         """This family with generated data filtered by ``curation`` (on the sample path)."""

@@ -90,7 +90,8 @@ class Regression(Family):
         d = self.d
         if isinstance(d, float) and d.is_integer():
             d = int(d)
-        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 1 <= d <= MAX_FEATURES:
+        integer = isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+        if not integer or not 1 <= d <= MAX_FEATURES:
             raise ConfigError("d", self.d, f"an integer from 1 to {MAX_FEATURES} (features)")
         object.__setattr__(self, "d", int(d))
         object.__setattr__(

@@ -15,8 +15,8 @@ made by the previous weights. Write delta_k = w_k - w_0 and e_j for generation j
   exact for every finite T > d + 1. It is at most sigma^2 d/(T-d-1) sum 1/j^2, and tends to
   that bound (<= pi^2/6 times one generation's error) as T grows.
 * Fixed design (the same X every generation, G = X^T X): replace gives
-  delta_k = delta_{k-1} + G^{-1} X^T e_k, accumulate gives delta_k = delta_{k-1} + G^{-1} X^T e_k / k
-  (S_k = k G), so E||delta_k||^2 = sigma^2 tr(G^{-1}) times k or sum_{j<=k} 1/j^2 (Gerstgrasser
+  delta_k = delta_{k-1} + G^{-1} X^T e_k, and accumulate (S_k = k G)
+  delta_k = delta_{k-1} + G^{-1} X^T e_k / k, so E||delta_k||^2 = sigma^2 tr(G^{-1}) times k or sum_{j<=k} 1/j^2 (Gerstgrasser
   et al. 2024's pi^2/6); averaged over a Gaussian design, tr(G^{-1}) -> d/(T - d - 1). In the
   design's own metric delta^T G delta / T the factor is sigma^2 d / T, whatever X is.
 * Ridge on a fixed design, replace (penalty lambda; eigenvalues g_i of G, w_0 in its eigenbasis
