@@ -66,6 +66,8 @@ class RunConfig(BaseModel):
     workers: int = Field(default=1, ge=1, le=1024)
     until: str | None = None
     observers: list[str] = Field(default_factory=list)
+    #: The sampler stage as a mapping: temperature, top_k, top_p, truncation, verifier_tol.
+    sampler: dict[str, Any] | None = None
 
     @field_validator("eps")
     @classmethod
@@ -111,6 +113,7 @@ class RunConfig(BaseModel):
             "workers": self.workers,
             "until": self.until,
             "observers": list(self.observers),
+            "sampler": self.sampler,
         }
 
     def validate(self) -> None:
@@ -127,7 +130,7 @@ class RunConfig(BaseModel):
             trials=self.trials,
             record_every=self.record_every,
         )
-        fam = self.build_family()
+        fam = self.build_family().with_sampler(self.sampler)
         sizes = Schedule.parse(self.schedule, self.n).sizes(self.generations)
         check_n = getattr(fam, "check_n", None)
         n_max = int(sizes.max())

@@ -98,6 +98,9 @@ def _header(result: SimulationResult) -> str:
     params = ", ".join(
         f"{k}={v}" for k, v in c.items() if k not in skip and not isinstance(v, list)
     )
+    if c.get("sampler"):
+        stages = ", ".join(f"{k}={v}" for stage in c["sampler"] for k, v in stage.items())
+        params += f"; sampler: {stages}"
     return (
         f"{c['family']} ({params}); n={c['n']}, estimator={c['estimator']}, "
         f"method={c['method']}, {c['trials']} trials, {c['generations']} generations, "
@@ -208,6 +211,21 @@ _with_common = stack_options(
     metavar="NAME",
     help="Add a named observer (forgetting: per-symbol forgetting times, words.parquet).",
 )
+@click.option(
+    "--temperature", type=float, default=None, help="Sample at temperature T (categorical)."
+)
+@click.option("--top-k", "top_k", type=int, default=None, help="Top-k sampling (categorical).")
+@click.option("--top-p", "top_p", type=float, default=None, help="Nucleus sampling (categorical).")
+@click.option(
+    "--truncation", type=float, default=None, help="Scale sigma by psi when sampling (gaussian)."
+)
+@click.option(
+    "--verify-tol",
+    "verifier_tol",
+    type=float,
+    default=None,
+    help="Regression: keep generated labels within TOL of the truth.",
+)
 @_with_common
 @handles_config_errors
 def simulate(
@@ -230,6 +248,11 @@ def simulate(
     workers,
     until,
     observers,
+    temperature,
+    top_k,
+    top_p,
+    truncation,
+    verifier_tol,
     out,
     as_json,
     overwrite,
@@ -262,6 +285,18 @@ def simulate(
         workers=workers,
         until=until,
         observers=list(observers),
+        sampler={
+            k: v
+            for k, v in {
+                "temperature": temperature,
+                "top_k": top_k,
+                "top_p": top_p,
+                "truncation": truncation,
+                "verifier_tol": verifier_tol,
+            }.items()
+            if v is not None
+        }
+        or None,
     )
     _execute(cfg, out, as_json, overwrite, progress)
 

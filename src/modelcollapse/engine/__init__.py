@@ -105,6 +105,7 @@ def simulate(
     cell: int = 0,
     observers: Sequence[Observer | str] = (),
     until: str | None = None,
+    sampler: Any = None,
     progress: bool | None = None,
 ) -> SimulationResult:
     """Recursively train ``family`` for ``generations`` refits in ``trials`` independent trials.
@@ -146,6 +147,11 @@ def simulate(
     until : stop when every trial has entered this event (``"collapse"``: the family's total
         collapse, e.g. fixation for Bernoulli, one symbol left for a categorical); the run then
         ends at the generation where the last trial got there (at most ``generations``).
+    sampler : how each generation's data is drawn from the previous model
+        (``modelcollapse.samplers``): a stage such as ``Temperature(0.7)``, ``TopP(0.95)``,
+        ``Truncation(0.8)``, ``Curation(score, fraction=0.5)``, a list of them, or a mapping
+        ``{"temperature": 0.7, "top_p": 0.95}``. Stages a family's law allows stay on its
+        exact path; filters run on the sample path. Default: draw from the model as it is.
     progress : show a progress bar (default: only on a terminal, after one second).
 
     Returns
@@ -167,7 +173,7 @@ def simulate(
     check_run_size(n=n, generations=generations, trials=trials, record_every=record_every)
     if method is not None and method not in METHODS:
         raise ConfigError("method", method, f"one of: {', '.join(METHODS)}")
-    fam = _resolve_family(family, params, estimator, eps)
+    fam = _resolve_family(family, params, estimator, eps).with_sampler(sampler)
     if method is None:
         method = "exact" if fam.has_exact else "naive"
     if method == "exact" and not fam.has_exact:

@@ -12,6 +12,7 @@ from modelcollapse.experiments import (  # noqa: F401  (imported to register)
     gmm_experiments,
     ngram_collapse,
     poisson_survival,
+    sampling,
     scaling,
     text_unigram,
     trajectories,
@@ -37,6 +38,9 @@ ORDER = [
     "forget-linear",
     "sigma-scaling",
     "workflows",
+    "regression-replace-accumulate",
+    "temperature",
+    "curation",
 ]
 _ordered = {i: REGISTRY[i] for i in ORDER if i in REGISTRY}
 _ordered.update({i: e for i, e in REGISTRY.items() if i not in _ordered})

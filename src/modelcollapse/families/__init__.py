@@ -14,6 +14,7 @@ from modelcollapse.families.gmm import GMM
 from modelcollapse.families.mixture2 import Mixture2
 from modelcollapse.families.mvgaussian import MVGaussian
 from modelcollapse.families.poisson import Poisson
+from modelcollapse.families.regression import Regression
 
 #: family name -> (class, {parameter name accepted from users -> constructor argument})
 FAMILIES: dict[str, tuple[type[Family], dict[str, str]]] = {
@@ -36,6 +37,17 @@ FAMILIES: dict[str, tuple[type[Family], dict[str, str]]] = {
         },
     ),
     "mvgaussian": (MVGaussian, {"mean": "mean", "cov": "cov"}),
+    "regression": (
+        Regression,
+        {
+            "d": "d",
+            "sigma": "sigma",
+            "w0": "w0",
+            "design": "design",
+            "penalty": "penalty",
+            "design_seed": "design_seed",
+        },
+    ),
 }
 
 
@@ -83,6 +95,7 @@ __all__ = [
     "Mixture2",
     "Observable",
     "Poisson",
+    "Regression",
     "make_family",
     "register_family",
 ]

@@ -8,6 +8,7 @@ trials on the leading axis (SPEC.md section 2; DESIGN.md conventions).
 
 from __future__ import annotations
 
+import copy
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -162,6 +163,57 @@ class Family(ABC):
         random or warm initialisation); the others ignore both."""
         return self.fit_samples(samples)
 
+    # -- the sampler stage (modelcollapse.samplers) ----------------------------------------
+    #: Law stages this family applies exactly, by class name (e.g. ``("Temperature",)``).
+    sampler_stages: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def sampler(self) -> Any:
+        """The law stages this family samples with (a ``samplers.Sampler``), or None."""
+        return self.__dict__.get("_sampler")
+
+    def with_sampler(self, sampler: Any) -> Family:
+        """This family drawing its data through ``sampler`` (see ``modelcollapse.samplers``).
+
+        Law stages the family declares in ``sampler_stages`` are kept on a copy and applied by
+        its own steps (exactly); a filter wraps the family in
+        :class:`~modelcollapse.families.curated.Curated`, which runs on the sample path. Any
+        other stage is a ConfigError, raised here, before any work.
+        """
+        from modelcollapse.samplers import Sampler, Verifier, resolve_sampler
+
+        s = resolve_sampler(sampler)
+        if s is None:
+            return self
+        for stage in s.laws:
+            if type(stage).__name__ not in self.sampler_stages:
+                key = next(iter(stage.describe()))
+                allowed = ", ".join(self.sampler_stages) or "no law stage"
+                raise ConfigError("sampler", key, f"{self.name} applies: {allowed} (or a filter)")
+        fam: Family = self
+        if s.laws:
+            fam = copy.copy(self)
+            object.__setattr__(fam, "_sampler", Sampler(s.laws))
+        filt = s.filter
+        if filt is None:
+            return fam
+        curation = self.verifier_curation(filt) if isinstance(filt, Verifier) else filt
+        return fam.curated(curation)
+
+    def verifier_curation(self, verifier: Any) -> Any:
+        """The curation a ``samplers.Verifier`` means for this family (regression only)."""
+        raise ConfigError(
+            "sampler", "verifier_tol", f"a verifier needs the regression family, not {self.name}"
+        )
+
+    def curated(self, curation: Any) -> Family:
+        """This family with generated data filtered by ``curation`` (on the sample path)."""
+        from modelcollapse.families.curated import Curated
+
+        if type(self).sample is Family.sample:
+            raise ConfigError("sampler", "curation", f"{self.name} has no sample path to filter")
+        return Curated(inner=self, curation=curation)
+
     # -- what is reported ----------------------------------------------------------------
     @abstractmethod
     def observables(self) -> tuple[Observable, ...]:
@@ -228,6 +280,8 @@ class Family(ABC):
             elif isinstance(value, tuple):
                 value = list(value)
             out[f.name] = value
+        if self.sampler is not None:
+            out["sampler"] = self.sampler.describe()
         return out
 
 

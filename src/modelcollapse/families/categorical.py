@@ -5,6 +5,11 @@ count is a binomial (Wright-Fisher) chain, so a symbol that reaches count 0 is f
 The state is the integer count vector of every trial, never a renormalised float vector: the only
 float probability vector ever used is the user's starting p_0, at generation 0.
 Corollary 1 of the paper bounds E[number of symbols still alive].
+
+Sampler stage: temperature, top-k and top-p (``modelcollapse.samplers``) change only the law the
+next counts are drawn from, so the exact step stays exact: C ~ Multinomial(n, Q) with Q the
+transformed C_prev / n_prev (for a temperature T, Q_i proportional to P_i^(1/T)). The naive path
+then draws tokens by inverse CDF on Q. A symbol with Q_i = 0 is never drawn on either path.
 """
 
 from __future__ import annotations
@@ -144,11 +149,37 @@ class Categorical(Family):
     def _totals(state: np.ndarray) -> np.ndarray:
         return state.sum(axis=1, keepdims=True)
 
+    sampler_stages: ClassVar[tuple[str, ...]] = ("Temperature", "TopK", "TopP")
+
+    def _law(self, state: np.ndarray) -> np.ndarray:
+        """The probabilities the next sample is drawn from (after the sampler's stages)."""
+        p = state / self._totals(state)
+        s = self.sampler
+        return p if s is None else s.probabilities(p)
+
     def step_exact(self, state: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-        return rng.multinomial(n, state / self._totals(state))
+        return rng.multinomial(n, self._law(state))
 
     def step_naive(self, state: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         rows, m = state.shape
+        return np.bincount(self._tokens(state, n, rng).ravel(), minlength=rows * m).reshape(
+            rows, m
+        )
+
+    def _tokens(self, state: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n token draws per trial as row-major global indices t * m + symbol, (trials, n)."""
+        rows, m = state.shape
+        if self.sampler is not None:
+            q = self._law(state)
+            u = rng.random((rows, n))
+            out = np.empty((rows, n), dtype=np.int64)
+            # Inverse CDF row by row (this is the reference path), each index clipped to the
+            # row's last symbol of positive probability so that rounding of the cumulative sum
+            # never draws a symbol with Q_i = 0.
+            for t in range(rows):
+                tok = np.searchsorted(np.cumsum(q[t]), u[t], side="right")
+                out[t] = np.minimum(tok, np.flatnonzero(q[t])[-1]) + t * m
+            return out
         if state.dtype.kind == "f":
             # Generation 0 from a float probability vector: inverse-CDF sampling, with the last
             # index clipped to the last symbol of positive probability so that a symbol with
@@ -169,8 +200,16 @@ class Categorical(Family):
             )
             pos = np.searchsorted(cum.ravel(), u.ravel(), side="right")
             flat = pos  # already row-major global category index
-        out = np.bincount(np.asarray(flat).ravel(), minlength=rows * m)
-        return out.reshape(rows, m)
+        return np.asarray(flat).reshape(rows, n)
+
+    def sample(self, state: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n symbol indices per trial, (trials, n): the sample path (curation filters these)."""
+        return self._tokens(state, n, rng) % self.m
+
+    def fit_samples(self, samples: np.ndarray) -> np.ndarray:
+        rows = samples.shape[0]
+        flat = samples + (np.arange(rows) * self.m)[:, None]
+        return np.bincount(flat.ravel(), minlength=rows * self.m).reshape(rows, self.m)
 
     has_pools: ClassVar[bool] = True
     exact_subsample: ClassVar[bool] = True
@@ -258,4 +297,6 @@ class Categorical(Family):
             out["start"] = "p"
         if self.m <= 1000:
             out["p" if self.p is not None else "counts"] = self.start.tolist()
+        if self.sampler is not None:
+            out["sampler"] = self.sampler.describe()
         return out

@@ -4,6 +4,11 @@ Exact step (SPEC.md section 2): the sample mean is N(mu, sigma^2 / n), independe
 SS ~ sigma^2 chi2_{n-1}; sigma'^2 = SS / d with d = n (``ml``) or d = n - 1 (``unbiased``, the
 paper's choice: its code uses ddof=1). The state carries log sigma^2, so that
 log Sigma_k^2 = log sigma_0^2 + sum_j log(chi2_{n-1,j} / d) never underflows, however long the run.
+
+Sampler stage: a truncation factor psi (``samplers.Truncation``) draws the samples from
+N(mu, psi^2 sigma^2), so every path (exact, naive, pools, samples) simply samples from the state
+with log sigma^2 + 2 ln psi: the exact step stays exact, and the log-variance drifts by
+2 ln psi + E[log(chi2_{n-1} / d)] per generation (SPEC.md section 7).
 """
 
 from __future__ import annotations
@@ -66,6 +71,15 @@ class Gaussian(Family):
         eps = tuple(check_finite("eps", e, low=0.0, low_open=True) for e in self.eps)
         object.__setattr__(self, "eps", eps)
 
+    sampler_stages: ClassVar[tuple[str, ...]] = ("Truncation",)
+
+    def _drawn(self, state: GaussianState) -> GaussianState:
+        """The law the samples come from: the state itself, or its scale times psi."""
+        s = self.sampler
+        if s is None:
+            return state
+        return GaussianState(state.mu, state.log_sigma2 + 2.0 * math.log(s.scale))
+
     def divisor(self, n: int) -> int:
         return n if self.estimator == "ml" else n - 1
 
@@ -91,6 +105,7 @@ class Gaussian(Family):
         )
 
     def step_exact(self, state: GaussianState, n: int, rng: np.random.Generator) -> GaussianState:
+        state = self._drawn(state)
         # M' = M + Sigma Z / sqrt(n) and log Sigma'^2 = log Sigma^2 + log(2 G / d) with
         # Z ~ N(0, 1), G ~ Gamma((n-1)/2) (so 2G ~ chi2_{n-1}): the same law as _refit, written
         # as in-place passes because this is the engine's hottest loop.
@@ -109,6 +124,7 @@ class Gaussian(Family):
         return GaussianState(mu, g)
 
     def step_naive(self, state: GaussianState, n: int, rng: np.random.Generator) -> GaussianState:
+        state = self._drawn(state)
         z = rng.standard_normal((state.mu.shape[0], n))
         zbar = z.mean(axis=1)
         ss = ((z - zbar[:, None]) ** 2).sum(axis=1)
@@ -119,6 +135,7 @@ class Gaussian(Family):
     def draw_pool(
         self, state: GaussianState, n: int, rng: np.random.Generator, method: str
     ) -> MomentPool:
+        state = self._drawn(state)
         trials = state.mu.shape[0]
         if method == "exact":
             zbar = rng.standard_normal(trials) / math.sqrt(n)
@@ -139,6 +156,7 @@ class Gaussian(Family):
         return GaussianState(pool.mean.copy(), pool.log_m2 - np.log(d))
 
     def sample(self, state: GaussianState, n: int, rng: np.random.Generator) -> np.ndarray:
+        state = self._drawn(state)
         z = rng.standard_normal((state.mu.shape[0], n))
         return state.mu[:, None] + np.exp(0.5 * state.log_sigma2)[:, None] * z
 

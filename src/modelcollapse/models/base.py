@@ -14,12 +14,19 @@ step. A subclass provides:
   never mutated across generations);
 - ``observables()`` and ``values(state)``: the per-trial numbers the summary averages.
 
+The sampler stage (``modelcollapse.samplers``): a model that can sample at a temperature (or
+with top-k, top-p, truncation) lists those stages in ``sampler_stages`` and reads
+``self.sampler`` in its ``generate``; curation filters need nothing from the model: ``draw``
+applies them to whatever ``generate`` returns through ``samplers.curate`` (the score sees the
+generated data array, candidates on the leading axis).
+
 States of per-trial models are a single trial's; ``observe`` and ``trajectory`` return arrays of
 shape (quantities, 1) as the loop expects of a block of one trial.
 """
 
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,7 +70,21 @@ class PerTrialModel(Family):
         raise NotImplementedError(f"{self.name} is a per-trial model: it has no exact step")
 
     def step_naive(self, state: Any, n: int, rng: np.random.Generator) -> Any:
-        return self.refit(self.generate(state, n, rng), rng)
+        return self.refit(self.draw(state, n, rng), rng)
+
+    def draw(self, state: Any, n: int, rng: np.random.Generator) -> Any:
+        """``generate``, through the sampler's curation filter when there is one."""
+        curation = self.__dict__.get("_curation")
+        if curation is None:
+            return self.generate(state, n, rng)
+        from modelcollapse.samplers import curate
+
+        return curate(lambda m: self.generate(state, m, rng), n, curation, batched=False)
+
+    def curated(self, curation: Any) -> PerTrialModel:
+        out = copy.copy(self)
+        object.__setattr__(out, "_curation", curation)
+        return out
 
     def block_trials(self, method: str, n: int) -> int:
         return 1

@@ -62,6 +62,21 @@ from modelcollapse.theory.gaussian import (
 from modelcollapse.theory.iterated import branching_extinction, g, g_k
 from modelcollapse.theory.mixture import theorem4_bound
 from modelcollapse.theory.poisson import branching_survival, theorem2_survival
+from modelcollapse.theory.regression import (
+    regression_accumulate_limit,
+    regression_error_given_design,
+    regression_test_error,
+    ridge_test_error_fixed,
+)
+from modelcollapse.theory.sampling import (
+    temperature_limit,
+    temperature_unique_first,
+    tempered,
+    truncation_expected_log_variance,
+    truncation_expected_variance,
+    truncation_log_variance_drift,
+    truncation_mean_shift,
+)
 
 __all__ = [
     "MATRIX_MAX_N",
@@ -113,4 +128,15 @@ __all__ = [
     "transition_matrix",
     "variance_log_variance",
     "vocabulary_left",
+    "regression_accumulate_limit",
+    "regression_error_given_design",
+    "regression_test_error",
+    "ridge_test_error_fixed",
+    "tempered",
+    "temperature_limit",
+    "temperature_unique_first",
+    "truncation_expected_log_variance",
+    "truncation_expected_variance",
+    "truncation_log_variance_drift",
+    "truncation_mean_shift",
 ]
