@@ -202,8 +202,13 @@ class WorkflowRun:
             return SamplePool(self.fam.sample(state, n, rng))
         return self.fam.draw_pool(state, n, rng, self.method)
 
-    def _fit(self, pool: Any) -> Any:
+    def _fit(self, pool: Any, rng: np.random.Generator, k: int) -> Any:
         if self.samples:
+            # Per-trial models (plug-ins) fit with the trial's own generator and want to know
+            # the generation they fit (for their error messages); vectorised families do not.
+            fit_at = getattr(self.fam, "fit_samples_at", None)
+            if fit_at is not None:
+                return fit_at(pool.samples, rng, k)
             return self.fam.fit_samples(pool.samples)
         return self.fam.fit_pool(pool)
 
@@ -220,7 +225,9 @@ class WorkflowRun:
             total = pool.shape[1]
             # Uniform subsample without replacement: the `take` smallest of i.i.d. keys.
             order = np.argsort(rng.random((pool.shape[0], total)), axis=1)[:, : int(take[0])]
-            chosen = np.take_along_axis(pool, order, axis=1)
+            # Points may have a shape of their own (trials, size, d): index along axis 1 only.
+            index = order.reshape(order.shape + (1,) * (pool.ndim - 2))
+            chosen = np.take_along_axis(pool, index, axis=1)
             real_share = (order < real_size[:, None]).mean(axis=1)
             return SamplePool(chosen), real_share
         # Split first (how many real points), then draw within each part: both hypergeometric,
@@ -249,9 +256,9 @@ class WorkflowRun:
                 self.synthetic = self._join(self.synthetic, new)
             if wf == "accumulate":
                 pool = self._join(self.real, self.synthetic)
-                return self._fit(pool), self.real.size / pool.size
+                return self._fit(pool, rng, k), self.real.size / pool.size
             pool, real_share = self._subsample(np.full(self.trials, n, dtype=np.int64), rng)
-            return self._fit(pool), real_share
+            return self._fit(pool, rng, k), real_share
         n_real = int(round(self.lam * n))
         if wf == "mix-fixed":
             if self.real is None and n_real > 0:
@@ -261,4 +268,4 @@ class WorkflowRun:
             real = self._draw(self.start, n_real, rng) if n_real > 0 else None
         syn = self._draw(state, n - n_real, rng) if n - n_real > 0 else None
         share = ones if k == 1 else ones * (n_real / n)
-        return self._fit(self._join(real, syn)), share
+        return self._fit(self._join(real, syn), rng, k), share

@@ -105,6 +105,9 @@ def simulate(
     observers: Sequence[Observer] = (),
     until: str | None = None,
     progress: bool | None = None,
+    executor: str = "threads",
+    scheduler: str | None = None,
+    checkpoint: str | None = None,
 ) -> SimulationResult:
     """Recursively train ``family`` for ``generations`` refits in ``trials`` independent trials.
 
@@ -144,6 +147,13 @@ def simulate(
         collapse, e.g. fixation for Bernoulli, one symbol left for a categorical); the run then
         ends at the generation where the last trial got there (at most ``generations``).
     progress : show a progress bar (default: only on a terminal, after one second).
+    executor : where blocks run: ``"threads"`` (``workers`` threads), or, for per-trial models
+        (plug-ins), ``"processes"`` (``workers`` local processes) or ``"dask"`` (a cluster at
+        ``scheduler``, or a local one of ``workers`` processes); see
+        ``modelcollapse.engine.executors``. Results do not depend on it.
+    scheduler : the address of a running Dask scheduler (``executor="dask"``).
+    checkpoint : a directory (per-trial models): each finished trial is stored there as a
+        Parquet file and a rerun reuses the files that match this run (resumption).
 
     Returns
     -------
@@ -178,6 +188,15 @@ def simulate(
     for obs in observers:
         if not isinstance(obs, Observer):
             raise ConfigError("observers", obs, "instances of modelcollapse.engine.Observer")
+    # Per-trial models may bring observers of their own (the plug-in metrics).
+    run_observers = getattr(fam, "run_observers", None)
+    fam_observers = list(run_observers(None if metrics is None else list(metrics))) if run_observers else []
+    if executor != "threads" or checkpoint is not None:
+        from modelcollapse.engine.executors import check_executor
+
+        check_executor(fam, executor, scheduler, checkpoint, until)
+    elif scheduler is not None:
+        raise ConfigError("scheduler", scheduler, "only with executor='dask'")
 
     observables = fam.observables()
     if workflow != "replace":
@@ -185,7 +204,8 @@ def simulate(
     moment_metrics = tuple(m for obs in observables for m in obs.metric_names())
     events = [e.name for e in fam.events()]
     hit_metrics = tuple(m for e in events for m in hit_metric_names(e))
-    user_metrics = tuple(m for obs in observers for m in obs.metric_names(fam))
+    fam_metrics = tuple(m for obs in fam_observers for m in obs.metric_names(fam))
+    user_metrics = fam_metrics + tuple(m for obs in observers for m in obs.metric_names(fam))
     all_metrics = moment_metrics + hit_metrics + user_metrics
     if metrics is not None:
         metrics = list(metrics)
@@ -262,6 +282,7 @@ def simulate(
     traj_obs = Trajectories(n_traj) if n_traj else None
     if traj_obs is not None:
         plan_observers.append(traj_obs)
+    plan_observers.extend(fam_observers)
     plan_observers.extend(observers)
 
     plan = RunPlan(
@@ -287,8 +308,21 @@ def simulate(
         desc=f"{fam.name} n={n}" + ("" if workflow == "replace" else f" {workflow}"),
         progress=progress,
     )
+    reused = None
     try:
-        execute(plan, workers=workers, tick=bar.update)
+        if executor != "threads" or checkpoint is not None:
+            from modelcollapse.engine.executors import execute_trials
+
+            reused = execute_trials(
+                plan,
+                executor=executor,
+                workers=workers,
+                scheduler=scheduler,
+                checkpoint=checkpoint,
+                tick=bar.update,
+            )
+        else:
+            execute(plan, workers=workers, tick=bar.update)
     finally:
         bar.close()
 
@@ -306,10 +340,14 @@ def simulate(
         "real_fraction": real_fraction,
         "schedule": schedule_obj.describe(),
         "trajectories": n_traj,
-        "metrics": metrics if metrics is not None else list(moment_metrics + hit_metrics),
+        "metrics": metrics
+        if metrics is not None
+        else list(moment_metrics + hit_metrics + fam_metrics),
         "block_trials": block,
         "cell": cell,
     }
+    if reused is not None:
+        config["trials_reused"] = reused
     if until is not None:
         config["until"] = until_event
         config["generations_run"] = plan.last
