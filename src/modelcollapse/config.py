@@ -15,6 +15,22 @@ table with the family's parameters::
     [params]
     mu = 0.0
     sigma = 1.0
+
+A plug-in model (``docs/plugins.md``) replaces ``family``/``[params]`` by a ``[model]`` table::
+
+    n = 100
+    generations = 20
+    trials = 200
+    seed = 1
+    workers = 2              # local processes (executor = "processes", the plug-in default)
+
+    [model]
+    name = "modelcollapse.models.sklearn:kernel_density"
+    source = "gaussian"      # a family name, a data file, or package.module:sampler
+    [model.params]
+    bandwidth = 0.3
+    [model.source_params]
+    sigma = 1.0
 """
 
 from __future__ import annotations
@@ -31,12 +47,36 @@ from modelcollapse.errors import ConfigError
 from modelcollapse.families import Family, make_family
 
 
+class ModelConfig(BaseModel):
+    """A plug-in model (``modelcollapse.models.plugin``) and the source of its real data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    name: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+    params: dict[str, Any] = Field(default_factory=dict)
+    source: str = "gaussian"
+    source_params: dict[str, Any] = Field(default_factory=dict)
+    reference_size: int | None = Field(default=None, ge=2)
+
+    def build(self) -> Family:
+        from modelcollapse.models.plugin import PluginModel
+
+        return PluginModel(
+            model=self.name,
+            model_params=dict(self.params),
+            source=self.source,
+            source_params=dict(self.source_params),
+            reference_size=self.reference_size,
+        )
+
+
 class RunConfig(BaseModel):
     """Everything ``simulate`` needs, as plain data."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    family: str
+    family: str | None = None
+    model: ModelConfig | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     counts_file: str | None = None
     n: int = Field(ge=1)
@@ -55,6 +95,9 @@ class RunConfig(BaseModel):
     real_fraction: float | None = None
     schedule: str | list[int] | dict[str, Any] | None = None
     workers: int = Field(default=1, ge=1)
+    #: None: processes for plug-in models, threads for the built-in families.
+    executor: Literal["threads", "processes", "dask"] | None = None
+    scheduler: str | None = None
 
     @field_validator("eps")
     @classmethod
@@ -66,6 +109,18 @@ class RunConfig(BaseModel):
 
     def build_family(self) -> Family:
         """The family object, with a counts file read if one is given."""
+        if (self.family is None) == (self.model is None):
+            raise ConfigError(
+                "family",
+                self.family if self.family is not None else "missing",
+                "give exactly one of family (a built-in family) or [model] (a plug-in)",
+            )
+        if self.model is not None:
+            for key, value in (("params", self.params), ("counts_file", self.counts_file),
+                               ("estimator", self.estimator), ("eps", self.eps)):
+                if value:
+                    raise ConfigError(key, value, "not used by plug-in models (see [model])")
+            return self.model.build()
         params = dict(self.params)
         if self.counts_file is not None:
             if self.family != "categorical":
@@ -98,7 +153,15 @@ class RunConfig(BaseModel):
             "real_fraction": self.real_fraction,
             "schedule": self.schedule,
             "workers": self.workers,
+            "executor": self.resolved_executor,
+            "scheduler": self.scheduler,
         }
+
+    @property
+    def resolved_executor(self) -> str:
+        if self.executor is not None:
+            return self.executor
+        return "processes" if self.model is not None else "threads"
 
     def validate(self) -> None:
         """Everything ``simulate`` would reject, checked now (family, schedule, workflow)."""
@@ -113,6 +176,10 @@ class RunConfig(BaseModel):
             check_n(int(sizes.min()))
         method = self.method or ("exact" if fam.has_exact else "naive")
         check_workflow(self.workflow, self.real_fraction, fam, method, sizes)
+        if self.resolved_executor != "threads" or self.scheduler is not None:
+            from modelcollapse.engine.executors import check_executor
+
+            check_executor(fam, self.resolved_executor, self.scheduler, None, None)
 
 
 _INT_FIELDS = {"n", "generations", "trials", "seed", "record_every", "workers"}
@@ -125,7 +192,8 @@ def from_pydantic_error(exc: ValidationError) -> ConfigError:
     value = err.get("input")
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = "unknown key; allowed keys: " + ", ".join(RunConfig.model_fields)
+        table = ModelConfig if err["loc"][:1] == ("model",) and len(err["loc"]) > 1 else RunConfig
+        allowed = "unknown key; allowed keys: " + ", ".join(table.model_fields)
     elif kind in (
         "greater_than_equal",
         "greater_than",
@@ -146,6 +214,8 @@ def from_pydantic_error(exc: ValidationError) -> ConfigError:
         allowed = (
             f"an integer {bound}".strip() if field in _INT_FIELDS else f"a number {bound}".strip()
         )
+    elif kind == "string_pattern_mismatch":
+        allowed = "package.module:Name"
     elif kind == "missing":
         allowed = "required"
         value = "missing"
@@ -176,4 +246,12 @@ def load_toml(path: str | os.PathLike) -> RunConfig:
     counts_file = raw.get("counts_file")
     if isinstance(counts_file, str) and not os.path.isabs(counts_file):
         raw["counts_file"] = str(path.parent / counts_file)
+    model = raw.get("model")
+    if isinstance(model, dict) and isinstance(model.get("source"), str):
+        # A data file named relative to the config file; family names and module:sampler stay.
+        from modelcollapse.models.sources import FILE_TYPES
+
+        src = model["source"]
+        if Path(src).suffix in FILE_TYPES and not os.path.isabs(src):
+            raw["model"] = {**model, "source": str(path.parent / src)}
     return make_config(**raw)

@@ -191,7 +191,9 @@ def simulate(
     # Per-trial models may bring observers of their own (the plug-in metrics).
     run_observers = getattr(fam, "run_observers", None)
     fam_observers = list(run_observers(None if metrics is None else list(metrics))) if run_observers else []
-    if executor != "threads" or checkpoint is not None:
+    # Plug-ins always run trial by trial (so a failure names its trial); others as blocks.
+    by_trial = executor != "threads" or checkpoint is not None or hasattr(fam, "plugin")
+    if by_trial:
         from modelcollapse.engine.executors import check_executor
 
         check_executor(fam, executor, scheduler, checkpoint, until)
@@ -310,7 +312,7 @@ def simulate(
     )
     reused = None
     try:
-        if executor != "threads" or checkpoint is not None:
+        if by_trial:
             from modelcollapse.engine.executors import execute_trials
 
             reused = execute_trials(

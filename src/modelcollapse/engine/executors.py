@@ -171,10 +171,26 @@ def _mapper(executor: str, workers: int, scheduler: str | None, plan: RunPlan) -
         with _dask_client(workers, scheduler) as client:
             yield lambda batches: _map_dask(client, plan, batches)
         return
-    if workers <= 1 or executor == "threads":
+    if workers <= 1:
         yield lambda batches: (run_trial_batch(plan, b) for b in batches)
         return
+    if executor == "threads":
+        yield lambda batches: _map_threads(plan, batches, workers)
+        return
     yield lambda batches: _map_loky(plan, batches, workers)
+
+
+def _map_threads(plan: RunPlan, batches: list[list[int]], workers: int) -> Iterator[Any]:
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run_trial_batch, plan, b) for b in batches]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 def _map_loky(plan: RunPlan, batches: list[list[int]], workers: int) -> Iterator[Any]:

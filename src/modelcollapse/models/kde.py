@@ -14,7 +14,6 @@ expected variance after k generations of recursive training from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
