@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from modelcollapse.cli import cli
 from modelcollapse.engine import simulate
+from modelcollapse.engine.executors import stored_trials
 from modelcollapse.errors import ConfigError
 from modelcollapse.models.kde import GaussianKDE
 from modelcollapse.models.metrics import PluginMetrics
@@ -333,15 +334,14 @@ def test_resume_after_a_failure_reuses_finished_trials(tmp_path):
     ckpt = tmp_path / "trials"
     with pytest.raises(PluginError):
         simulate(_plugin(model=Failing("raise", 0.8)), metrics=[], checkpoint=str(ckpt), **run)
-    kept = sorted(p.name for p in ckpt.iterdir())
-    assert kept == [f"trial-{t:06d}.parquet" for t in range(bad_trial)]
+    assert stored_trials(ckpt) == list(range(bad_trial))
     # The rerun (a plug-in that no longer fails, same description) reuses them.
     fixed = Failing("raise", 1e9)
     resumed = simulate(_plugin(model=fixed), metrics=[], checkpoint=str(ckpt), **run)
     assert resumed.config["trials_reused"] == bad_trial
     fresh = simulate(_plugin(model=fixed), metrics=[], **run)
     pd.testing.assert_frame_equal(resumed.summary, fresh.summary)
-    assert len(list(ckpt.iterdir())) == run["trials"]
+    assert stored_trials(ckpt) == list(range(run["trials"]))
 
 
 def test_stored_trials_are_verified_before_reuse(tmp_path):
@@ -354,7 +354,8 @@ def test_stored_trials_are_verified_before_reuse(tmp_path):
     # Another seed, or a damaged file: not reused.
     other = simulate(model, checkpoint=str(ckpt), **{**RUN, "seed": 12})
     assert other.config["trials_reused"] == 0
-    (ckpt / "trial-000002.parquet").write_bytes(b"not parquet")
+    # Six trials, one worker: one file per trial (batches of ceil(6 / 16) = 1).
+    (ckpt / "trials-000002-000002.parquet").write_bytes(b"not parquet")
     third = simulate(model, checkpoint=str(ckpt), **{**RUN, "seed": 12})
     assert third.config["trials_reused"] == RUN["trials"] - 1
 
@@ -388,7 +389,7 @@ def test_cli_runs_a_plugin_and_matches_the_api(tmp_path):
     )
     disk = read_parquet(out / "summary.parquet")
     np.testing.assert_allclose(disk["value"].to_numpy(), api.summary["value"].to_numpy())
-    assert len(list((out / "trials").iterdir())) == 6
+    assert stored_trials(out / "trials") == list(range(6))
     info = json.loads((out / "run.json").read_text())
     assert info["config"]["model"] == "modelcollapse.models.sklearn:kernel_density"
 
@@ -402,10 +403,11 @@ def test_cli_failure_exits_1_and_a_rerun_resumes(tmp_path):
     assert result.exit_code == 1
     assert "plug-in failed in trial" in result.output and "resume" in result.output
     assert not (out / "summary.parquet").exists() and (out / "trials").is_dir()
-    kept = len(list((out / "trials").iterdir()))
+    kept = stored_trials(out / "trials")
+    assert f"{len(kept)} finished trials are kept" in result.output
     # The same command fails again at the same trial, having reused what was kept.
     again = CliRunner().invoke(cli, args)
-    assert again.exit_code == 1 and len(list((out / "trials").iterdir())) == kept
+    assert again.exit_code == 1 and stored_trials(out / "trials") == kept
 
 
 @pytest.mark.parametrize(
@@ -448,3 +450,24 @@ def test_toml_model_table(tmp_path):
     bad.write_text('n = 20\ngenerations = 3\ntrials = 6\nseed = 11\n[model]\nname = "a:b"\nfoo = 1\n')
     result = CliRunner().invoke(cli, ["run", str(bad)])
     assert result.exit_code == 2 and "model.foo" in result.output and "reference_size" in result.output
+
+
+def test_distances_match_scipy():
+    from scipy.stats import energy_distance, wasserstein_distance
+
+    from modelcollapse.models.metrics import cdf_distances
+    from modelcollapse.models.metrics import energy_distance as ed_nd
+
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=37), rng.normal(0.5, 2.0, size=53)
+    w1, ed = cdf_distances(x, y)
+    assert w1 == pytest.approx(wasserstein_distance(x, y), rel=1e-12)
+    assert ed == pytest.approx(energy_distance(x, y), rel=1e-12)
+    # The pairwise (d > 1) form agrees with the one-dimensional identity on 1-D data.
+    from scipy.spatial.distance import cdist
+
+    v = 2 * cdist(x[:, None], y[:, None]).mean() - cdist(x[:, None], x[:, None]).mean() - cdist(
+        y[:, None], y[:, None]
+    ).mean()
+    assert ed == pytest.approx(np.sqrt(v), rel=1e-10)
+    assert ed_nd(x[:, None], y[:, None]) == pytest.approx(ed, rel=1e-12)

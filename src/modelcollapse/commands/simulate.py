@@ -118,7 +118,9 @@ def _execute(
     try:
         result = run_simulation(family, progress=progress, **kwargs)
     except PluginError as exc:
-        kept = len(list(checkpoint.glob("trial-*.parquet"))) if checkpoint is not None else 0
+        from modelcollapse.engine.executors import stored_trials
+
+        kept = len(stored_trials(checkpoint)) if checkpoint is not None else 0
         hint = (
             f"; {kept} finished trials are kept in {checkpoint}: run the same command again "
             "to resume from them"

@@ -11,11 +11,13 @@ classes defined in ``__main__``); ``dask`` submits batches to a ``distributed`` 
 address, or a local cluster of ``workers`` processes). With one worker, ``processes`` runs the
 trials in this process.
 
-Resumption (``checkpoint``): each finished trial is written to ``trial-NNNNNN.parquet`` in the
-checkpoint directory: its recorded generations, the real-data share and every metric value, with
-the run's fingerprint (a hash of everything that determines the trial's numbers) in the file's
-metadata. A rerun reads the files, keeps those whose fingerprint, trial number, metric names and
-generations match, rebuilds their accumulators from the values, and runs only the other trials.
+Resumption (``checkpoint``): each finished batch of trials is written to
+``trials-FIRST-LAST.parquet`` in the checkpoint directory: per trial, its recorded generations,
+the real-data share and every metric value, with the run's fingerprint (a hash of everything
+that determines the trials' numbers) and the list of trials in the file's metadata. When a trial
+fails, the trials of its batch that finished before it are written too. A rerun reads the files,
+keeps the trials whose fingerprint, metric names and generations match, rebuilds their
+accumulators from the values, and runs only the other trials.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ from modelcollapse.engine.observers import SummaryMoments, Trajectories
 from modelcollapse.errors import ConfigError
 
 EXECUTORS = ("threads", "processes", "dask")
-#: Batches per worker: small enough to balance load, large enough to amortise dispatch.
-BATCHES_PER_WORKER = 4
+#: Batches per worker: small enough to balance load and show progress, large enough to
+#: amortise dispatch and the checkpoint file written per batch.
+BATCHES_PER_WORKER = 16
 #: Version of the trial-file layout (part of the fingerprint).
 TRIAL_FORMAT = 1
 
@@ -100,9 +103,7 @@ def run_trial_batch(plan: RunPlan, trials: Sequence[int]) -> tuple[list[tuple[in
 
 
 def _batches(todo: Sequence[int], workers: int) -> list[list[int]]:
-    if workers <= 1:
-        return [[t] for t in todo]
-    size = max(1, math.ceil(len(todo) / (workers * BATCHES_PER_WORKER)))
+    size = max(1, math.ceil(len(todo) / (max(1, workers) * BATCHES_PER_WORKER)))
     return [list(todo[i : i + size]) for i in range(0, len(todo), size)]
 
 
@@ -141,9 +142,9 @@ def execute_trials(
     fold_ready()
     with _mapper(executor, workers, scheduler, plan) as run_map:
         for done, err in run_map(_batches(todo, workers)):
+            if store is not None and done:
+                store.save(done)
             for t, accs in done:
-                if store is not None:
-                    store.save(t, accs)
                 ready[t] = accs
             if tick is not None and done:
                 tick(len(done) * plan.generations)
@@ -312,61 +313,73 @@ class TrialStore:
             for i, o in enumerate(plan.observers)
         )
 
-    def path(self, trial: int) -> Path:
-        return self.dir / f"trial-{trial:06d}.parquet"
-
-    def save(self, trial: int, accs: list[Any]) -> None:
+    def save(self, done: list[tuple[int, list[Any]]]) -> None:
+        """Write one batch of finished trials (one file)."""
         from modelcollapse.store import write_parquet
 
         obs = self.plan.observers[self.metrics_at]
-        acc = accs[self.metrics_at]
+        tables = [accs[self.metrics_at].table(obs.names) for _, accs in done]
+        cols = {
+            "trial": np.concatenate(
+                [np.full(len(tb["generation"]), t, dtype=np.int64) for (t, _), tb in zip(done, tables, strict=True)]
+            ),
+            **{k: np.concatenate([tb[k] for tb in tables]) for k in tables[0]},
+        }
+        trials = [t for t, _ in done]
         self.dir.mkdir(parents=True, exist_ok=True)
         write_parquet(
-            acc.table(obs.names),
-            self.path(trial),
-            {"fingerprint": self.fp, "trial": trial, "metrics": list(obs.names)},
+            cols,
+            self.dir / f"trials-{trials[0]:06d}-{trials[-1]:06d}.parquet",
+            {"fingerprint": self.fp, "trials": trials, "metrics": list(obs.names)},
         )
 
     def load(self) -> dict[int, list[Any]]:
         """Accumulators of the stored trials that match this run (others are ignored)."""
         if not self.replayable or not self.dir.is_dir():
             return {}
-        out = {}
-        for t in range(self.plan.trials):
-            accs = self._read(t)
-            if accs is not None:
-                out[t] = accs
+        out: dict[int, list[Any]] = {}
+        for path in sorted(self.dir.glob("trials-*.parquet")):
+            for t, accs in self._read(path).items():
+                out.setdefault(t, accs)
         return out
 
-    def _read(self, trial: int) -> list[Any] | None:
+    def _read(self, path: Path) -> dict[int, list[Any]]:
         import pyarrow.parquet as pq
 
-        from modelcollapse.models.metrics import TrialValues
-
-        path = self.path(trial)
-        if not path.is_file():
-            return None
-        obs_m = self.plan.observers[self.metrics_at]
         try:
             table = pq.read_table(path)
             meta = json.loads((table.schema.metadata or {}).get(b"modelcollapse", b"{}"))
             cols = {name: table.column(name).to_numpy() for name in table.column_names}
-        except (OSError, ValueError, KeyError):  # unreadable: run the trial again
-            return None
-        names = list(obs_m.names)
-        gens = cols.get("generation")
+        except (OSError, ValueError, KeyError):  # unreadable: its trials run again
+            return {}
+        names = list(self.plan.observers[self.metrics_at].names)
         if (
             meta.get("fingerprint") != self.fp
-            or meta.get("trial") != trial
             or meta.get("metrics") != names
-            or gens is None
-            or "share" not in cols
-            or not np.array_equal(gens, self.plan.recorded())
-            or any(name not in cols for name in names)
+            or not {"trial", "generation", "share", *names} <= set(cols)
         ):
-            return None
-        shares = cols["share"].astype(float)
-        values = np.stack([cols[n].astype(float) for n in names], axis=1) if names else None
+            return {}
+        recorded = self.plan.recorded()
+        out = {}
+        for t in meta.get("trials", []):
+            rows = cols["trial"] == t
+            if not isinstance(t, int) or not 0 <= t < self.plan.trials:
+                continue
+            if not np.array_equal(cols["generation"][rows], recorded):
+                continue
+            out[t] = self._replay(
+                t,
+                cols["generation"][rows],
+                cols["share"][rows].astype(float),
+                np.stack([cols[n][rows].astype(float) for n in names], axis=1) if names else None,
+            )
+        return out
+
+    def _replay(
+        self, trial: int, gens: np.ndarray, shares: np.ndarray, values: np.ndarray | None
+    ) -> list[Any]:
+        from modelcollapse.models.metrics import TrialValues
+
         block = self.plan.block(trial)
         accs: list[Any] = []
         for i, obs in enumerate(self.plan.observers):
@@ -387,3 +400,17 @@ class TrialStore:
                 obs.observe(acc, int(g), None, None if g == 0 else np.array([share]))
             accs.append(acc)
         return accs
+
+
+def stored_trials(directory: str | os.PathLike) -> list[int]:
+    """The trials stored in a checkpoint directory (read from the files' metadata, unverified)."""
+    import pyarrow.parquet as pq
+
+    out: set[int] = set()
+    for path in Path(directory).glob("trials-*.parquet"):
+        try:
+            meta = json.loads((pq.read_schema(path).metadata or {}).get(b"modelcollapse", b"{}"))
+        except (OSError, ValueError):
+            continue
+        out.update(int(t) for t in meta.get("trials", []))
+    return sorted(out)
