@@ -320,10 +320,13 @@ def test_results_identical_for_every_executor_and_worker_count():
 
 
 def test_dask_executor_gives_the_same_result():
-    pytest.importorskip("distributed")
+    distributed = pytest.importorskip("distributed")
     model = _plugin(user_metrics={"mu": lambda f, r: f[0]})
     base = simulate(model, **RUN)
-    other = simulate(model, executor="dask", workers=2, **RUN)
+    # A scheduler given by its address, as with --scheduler (the test's own local cluster).
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        other = simulate(model, executor="dask", scheduler=cluster.scheduler_address, **RUN)
     pd.testing.assert_frame_equal(base.summary, other.summary)
 
 
