@@ -363,6 +363,21 @@ def test_stored_trials_are_verified_before_reuse(tmp_path):
     assert third.config["trials_reused"] == RUN["trials"] - 1
 
 
+def test_plugins_with_other_settings_do_not_share_stored_trials(tmp_path):
+    ckpt = str(tmp_path / "trials")
+    simulate(_plugin(model=GaussianKDE(0.3)), checkpoint=ckpt, **RUN)
+    other = simulate(_plugin(model=GaussianKDE(0.4)), checkpoint=ckpt, **RUN)
+    assert other.config["trials_reused"] == 0
+
+    class Plain(GaussianML):
+        def __init__(self, scale):
+            self.scale = scale
+
+    simulate(_plugin(model=Plain(1.0)), checkpoint=ckpt, metrics=[], **RUN)
+    again = simulate(_plugin(model=Plain(2.0)), checkpoint=ckpt, metrics=[], **RUN)
+    assert again.config["trials_reused"] == 0
+
+
 def test_bad_executor_settings_are_refused():
     with pytest.raises(ConfigError, match="executor"):
         simulate(_plugin(), executor="mpi", **RUN)

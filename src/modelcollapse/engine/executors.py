@@ -60,7 +60,7 @@ def check_executor(
             "processes, dask and checkpoints apply to per-trial models (plug-ins); "
             f"{family.name} runs on threads",
         )
-    if until is not None:
+    if until is not None and executor != "threads":
         raise ConfigError("until", until, f"not available with executor={executor!r}")
     if scheduler is not None and executor != "dask":
         raise ConfigError("scheduler", scheduler, "only with executor='dask'")

@@ -330,4 +330,12 @@ def _describe_model(model: Any, plugin: Any) -> str:
     describe = getattr(plugin, "describe", None)
     if callable(describe):
         return str(describe())
-    return f"{type(model).__module__}:{type(model).__qualname__}"
+    # The class and its plain settings: part of the checkpoints' fingerprint, so that a plug-in
+    # built with other parameters never reuses another's stored trials.
+    name = f"{type(model).__module__}:{type(model).__qualname__}"
+    settings = {
+        k: v
+        for k, v in sorted(getattr(model, "__dict__", {}).items())
+        if isinstance(v, (bool, int, float, str, type(None), tuple))
+    }
+    return name + "(" + ", ".join(f"{k}={v!r}" for k, v in settings.items()) + ")"

@@ -122,7 +122,9 @@ class FamilySource(Source):
         return as_data(_SAMPLERS[type(self.family).__name__](self.family, n, rng))
 
     def describe(self) -> dict[str, Any]:
-        return {"source": "family", **self.family.describe()}
+        # The family's estimator and thresholds concern its own refits, not its samples.
+        params = {k: v for k, v in self.family.describe().items() if k not in ("estimator", "eps")}
+        return {"source": "family", **params}
 
 
 def _gaussian(f: Any, n: int, rng: np.random.Generator) -> np.ndarray:
