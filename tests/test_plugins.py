@@ -130,6 +130,19 @@ def test_multivariate_and_text_data():
     )
     _, vocab, _ = res.metric("vocab")
     assert np.all(vocab[1:] <= 5) and np.all(np.diff(vocab[1:]) <= 0)  # forgetting words
+    # Token ids of different lengths are sequences too, and so is a sample of equal lengths.
+    ids = [np.array([1, 2, 3]), np.array([4, 5]), np.array([6, 7])]
+
+    class Repeat:
+        def fit(self, data, rng):
+            return data
+
+        def sample(self, fitted, n, rng):
+            return np.ones((n, 2), dtype=int)
+
+    model = _plugin(model=Repeat(), source=ids, reference_size=2)
+    assert model.data_shape is None
+    simulate(model, n=3, generations=2, trials=1, seed=0)
 
 
 # ---- sources ------------------------------------------------------------------------------

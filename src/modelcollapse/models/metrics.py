@@ -214,7 +214,7 @@ class PluginMetrics(Observer):
         return np.array([out[k] for k in names], dtype=float)
 
     def fold(self, run: Any, acc: TrialValues) -> None:
-        acc.rng = None  # the stream is spent; what is kept is the values
+        acc.rng = acc.reference = None  # spent: what is kept is the values
         self.trials.append(acc)
         if not self.names:
             return

@@ -251,13 +251,15 @@ class PluginModel(PerTrialModel):
         """The plug-in's sample as data of the real data's shape, or a PluginError."""
         shape = self.data_shape
         if shape is None:
-            from modelcollapse.models.sources import as_data
+            from modelcollapse.models.sources import as_sequences
 
             try:
-                data = as_data(list(out) if not isinstance(out, np.ndarray) else out)
+                # Text: one sequence per item, whatever their lengths (equal ones included).
+                is_seqs = isinstance(out, np.ndarray) and out.dtype == object and out.ndim == 1
+                data = out if is_seqs else as_sequences(list(out), "sample")
             except (TypeError, ValueError) as exc:
                 raise PluginError(f"sample returned {exc}", generation=generation) from None
-            if data.dtype != object or len(data) != n:
+            if len(data) != n:
                 raise PluginError(
                     f"sample returned {len(data)} items of {data.dtype}, expected {n} sequences",
                     generation=generation,

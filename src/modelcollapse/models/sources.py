@@ -41,15 +41,7 @@ def as_data(x: Any, *, what: str = "data") -> np.ndarray:
     if isinstance(x, np.ndarray) and x.dtype != object:
         arr = x
     elif isinstance(x, (list, tuple)) and x and not _is_number(x[0]) and not _is_vector(x[0]):
-        seqs = np.empty(len(x), dtype=object)
-        for i, s in enumerate(x):
-            if isinstance(s, str):
-                s = s.split()
-            try:
-                seqs[i] = tuple(s)
-            except TypeError:
-                raise ValueError(f"{what}: item {i} is {type(s).__name__}, not a sequence") from None
-        return seqs
+        return as_sequences(x, what)
     elif isinstance(x, np.ndarray):  # an object array: sequences (text) already
         if x.ndim != 1:
             raise ValueError(f"{what}: an object array must be 1-D (one sequence per item)")
@@ -58,6 +50,9 @@ def as_data(x: Any, *, what: str = "data") -> np.ndarray:
         try:
             arr = np.asarray(x, dtype=float)
         except (TypeError, ValueError):
+            # Sequences of different lengths (token ids of sentences) are text-like data.
+            if isinstance(x, (list, tuple)) and x and all(_is_vector(v) for v in x):
+                return as_sequences(x, what)
             raise ValueError(f"{what}: {type(x).__name__} is not an array of numbers") from None
     if arr.dtype.kind not in "fiub":
         raise ValueError(f"{what}: dtype {arr.dtype} is not numeric")
@@ -67,6 +62,19 @@ def as_data(x: Any, *, what: str = "data") -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[:, None]
     return arr
+
+
+def as_sequences(x: Sequence[Any], what: str = "data") -> np.ndarray:
+    """Items as a 1-D object array of tuples (a string is split on white space)."""
+    seqs = np.empty(len(x), dtype=object)
+    for i, s in enumerate(x):
+        if isinstance(s, str):
+            s = s.split()
+        try:
+            seqs[i] = tuple(s.tolist() if isinstance(s, np.ndarray) else s)
+        except TypeError:
+            raise ValueError(f"{what}: item {i} is {type(s).__name__}, not a sequence") from None
+    return seqs
 
 
 def _is_number(v: Any) -> bool:
