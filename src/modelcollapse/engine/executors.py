@@ -194,23 +194,55 @@ def _map_threads(plan: RunPlan, batches: list[list[int]], workers: int) -> Itera
                 future.cancel()
 
 
+#: The plan a worker process last loaded, by digest (workers are reused across tasks).
+_PLANS: dict[str, RunPlan] = {}
+
+
+def _run_from_file(path: str, digest: str, trials: list[int]) -> Any:
+    plan = _PLANS.get(digest)
+    if plan is None:
+        import pickle
+
+        with open(path, "rb") as fh:
+            plan = pickle.load(fh)  # cloudpickle's output loads with pickle
+        _PLANS.clear()
+        _PLANS[digest] = plan
+    return run_trial_batch(plan, trials)
+
+
 def _map_loky(plan: RunPlan, batches: list[list[int]], workers: int) -> Iterator[Any]:
+    import tempfile
+
     from joblib import Parallel, delayed
+
+    try:  # by value: lambdas and classes defined in __main__ (what loky itself would use)
+        from cloudpickle import dumps
+    except ImportError:  # pragma: no cover - loky falls back to pickle as well
+        from pickle import dumps
 
     if not batches:
         return
-    parallel = Parallel(
-        n_jobs=min(workers, len(batches)),
-        backend="loky",
-        return_as="generator_unordered",
-        batch_size=1,
-        pre_dispatch="2*n_jobs",
-    )
-    gen = parallel(delayed(run_trial_batch)(plan, b) for b in batches)
-    try:
-        yield from gen
-    finally:
-        gen.close()  # abandons the batches not yet run when the caller stops early
+    # The plan (the model, and a data set that may be large) is pickled once to a file that
+    # each worker reads once, rather than once per task.
+    blob = dumps(plan)
+    digest = hashlib.sha256(blob).hexdigest()
+    with tempfile.TemporaryDirectory(prefix="modelcollapse-plan-") as tmp:
+        path = os.path.join(tmp, "plan.pkl")
+        with open(path, "wb") as fh:
+            fh.write(blob)
+        del blob
+        parallel = Parallel(
+            n_jobs=min(workers, len(batches)),
+            backend="loky",
+            return_as="generator_unordered",
+            batch_size=1,
+            pre_dispatch="2*n_jobs",
+        )
+        gen = parallel(delayed(_run_from_file)(path, digest, b) for b in batches)
+        try:
+            yield from gen
+        finally:
+            gen.close()  # abandons the batches not yet run when the caller stops early
 
 
 @contextmanager
