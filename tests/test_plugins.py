@@ -321,7 +321,7 @@ def test_fit_errors_and_none_are_reported():
         simulate(_plugin(model=Broken()), metrics=[], executor="processes", **RUN)
 
 
-# ---- executors and resumption ---------------------------------------------------------------------
+# ---- executors and resumption ------------------------------------------------------------
 
 
 def test_results_identical_for_every_executor_and_worker_count():
@@ -478,9 +478,12 @@ def test_toml_model_table(tmp_path):
     rows = json.loads(result.output)
     assert {r["metric"] for r in rows} >= {"heldout_loglik", "energy_distance"}
     bad = tmp_path / "bad.toml"
-    bad.write_text('n = 20\ngenerations = 3\ntrials = 6\nseed = 11\n[model]\nname = "a:b"\nfoo = 1\n')
+    bad.write_text(
+        'n = 20\ngenerations = 3\ntrials = 6\nseed = 11\n[model]\nname = "a:b"\nfoo = 1\n'
+    )
     result = CliRunner().invoke(cli, ["run", str(bad)])
-    assert result.exit_code == 2 and "model.foo" in result.output and "reference_size" in result.output
+    assert result.exit_code == 2
+    assert "model.foo" in result.output and "reference_size" in result.output
 
 
 def test_distances_match_scipy():

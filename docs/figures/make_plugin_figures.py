@@ -67,7 +67,8 @@ def main() -> None:
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     fig.savefig(OUT / "plugins_kde.png")
-    print(f"| bandwidth | V_5 simulated | E[V_5] | V_{GENERATIONS} simulated | E[V_{GENERATIONS}] |")
+    last = GENERATIONS
+    print(f"| bandwidth | V_5 simulated | E[V_5] | V_{last} simulated | E[V_{last}] |")
     print("|---|---|---|---|---|")
     for label, v5, s5, t5, vl, sl, tl in rows:
         print(f"| {label} | {v5:.3f} ± {s5:.3f} | {t5:.3f} | {vl:.3f} ± {sl:.3f} | {tl:.3f} |")

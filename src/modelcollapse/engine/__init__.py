@@ -118,7 +118,7 @@ def simulate(
     ----------
     family : a family name (``"bernoulli"``, ``"poisson"``, ``"categorical"``, ``"gaussian"``,
         ...) with ``params``, a family object (``modelcollapse.families.Gaussian(sigma=1)``), or a
-        per-trial model (``modelcollapse.engine.pertrial``: n-grams, plug-ins).
+        per-trial model (``modelcollapse.models``: n-grams, plug-ins).
     n : samples drawn per generation.
     generations : the horizon; with ``until``, the most generations the run may take.
     trials : number of independent trials.
@@ -152,8 +152,9 @@ def simulate(
         ``scheduler``, or a local one of ``workers`` processes); see
         ``modelcollapse.engine.executors``. Results do not depend on it.
     scheduler : the address of a running Dask scheduler (``executor="dask"``).
-    checkpoint : a directory (per-trial models): each finished trial is stored there as a
-        Parquet file and a rerun reuses the files that match this run (resumption).
+    checkpoint : a directory (plug-in models): each finished batch of trials is stored there
+        as a Parquet file, and a rerun reuses the stored trials that match this run (resumption;
+        ``result.config["trials_reused"]`` counts them).
 
     Returns
     -------
@@ -190,7 +191,8 @@ def simulate(
             raise ConfigError("observers", obs, "instances of modelcollapse.engine.Observer")
     # Per-trial models may bring observers of their own (the plug-in metrics).
     run_observers = getattr(fam, "run_observers", None)
-    fam_observers = list(run_observers(None if metrics is None else list(metrics))) if run_observers else []
+    keep = None if metrics is None else list(metrics)
+    fam_observers = list(run_observers(keep)) if run_observers is not None else []
     # Plug-ins always run trial by trial (so a failure names its trial); others as blocks.
     by_trial = executor != "threads" or checkpoint is not None or hasattr(fam, "plugin")
     if by_trial:

@@ -71,7 +71,9 @@ def check_executor(
             import distributed  # noqa: F401
         except ImportError:
             raise ConfigError(
-                "executor", executor, "dask.distributed is not installed: pip install 'modelcollapse[dask]'"
+                "executor",
+                executor,
+                "dask.distributed is not installed: pip install 'modelcollapse[dask]'",
             ) from None
 
 
@@ -82,7 +84,9 @@ def _resumable(family: Any) -> bool:
 # ---- the unit of work -----------------------------------------------------------------
 
 
-def run_trial_batch(plan: RunPlan, trials: Sequence[int]) -> tuple[list[tuple[int, list[Any]]], Any]:
+def run_trial_batch(
+    plan: RunPlan, trials: Sequence[int]
+) -> tuple[list[tuple[int, list[Any]]], Any]:
     """Run ``trials`` (each a block of one); return ([(trial, accumulators)], error or None).
 
     A failing trial ends the batch: the trials finished before it are returned with the error
@@ -282,7 +286,9 @@ def _map_dask(client: Any, plan: RunPlan, batches: list[list[int]]) -> Iterator[
     tag = uuid.uuid4().hex[:8]  # a shared scheduler may hold another run's tasks
     [plan_f] = client.scatter([plan], broadcast=True, hash=False)
     futures = [
-        client.submit(run_trial_batch, plan_f, b, key=f"modelcollapse-trials-{b[0]}-{tag}", pure=False)
+        client.submit(
+            run_trial_batch, plan_f, b, key=f"modelcollapse-trials-{b[0]}-{tag}", pure=False
+        )
         for b in batches
     ]
     try:
@@ -353,7 +359,10 @@ class TrialStore:
         tables = [accs[self.metrics_at].table(obs.names) for _, accs in done]
         cols = {
             "trial": np.concatenate(
-                [np.full(len(tb["generation"]), t, dtype=np.int64) for (t, _), tb in zip(done, tables, strict=True)]
+                [
+                    np.full(len(tb["generation"]), t, dtype=np.int64)
+                    for (t, _), tb in zip(done, tables, strict=True)
+                ]
             ),
             **{k: np.concatenate([tb[k] for tb in tables]) for k in tables[0]},
         }

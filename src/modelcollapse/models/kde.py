@@ -56,11 +56,13 @@ class GaussianKDE:
     def __init__(self, bandwidth: float | str = "scott"):
         if isinstance(bandwidth, str):
             if bandwidth not in RULES:
-                raise ConfigError("bandwidth", bandwidth, f"a number > 0 or one of: {', '.join(RULES)}")
+                allowed = f"a number > 0 or one of: {', '.join(RULES)}"
+                raise ConfigError("bandwidth", bandwidth, allowed)
         else:
             ok = isinstance(bandwidth, (int, float)) and not isinstance(bandwidth, bool)
             if not ok or not np.isfinite(bandwidth) or bandwidth <= 0:
-                raise ConfigError("bandwidth", bandwidth, "a number > 0 or one of: scott, silverman")
+                allowed = f"a number > 0 or one of: {', '.join(RULES)}"
+                raise ConfigError("bandwidth", bandwidth, allowed)
             bandwidth = float(bandwidth)
         self.bandwidth = bandwidth
 
@@ -89,7 +91,8 @@ class GaussianKDE:
 
         pts, chol = fitted.points, fitted.chol
         d = pts.shape[1]
-        # Whitened differences: log N(y; x_i, H) = -|L^-1 (y - x_i)|^2 / 2 - log det L - d/2 log 2pi.
+        # Whitened differences w = L^-1 (y - x_i):
+        # log N(y; x_i, H) = -|w|^2 / 2 - log det L - (d/2) log 2 pi.
         diff = np.asarray(data, dtype=float)[:, None, :] - pts[None, :, :]
         w = solve_triangular(chol, diff.reshape(-1, d).T, lower=True).T.reshape(diff.shape)
         logk = -0.5 * np.einsum("ijk,ijk->ij", w, w)

@@ -239,9 +239,11 @@ class PluginModel(PerTrialModel):
         try:
             fitted = self.plugin.fit(data, rng)
         except Exception as exc:
-            raise PluginError(f"fit raised {type(exc).__name__}: {exc}", generation=generation) from exc
+            what = f"fit raised {type(exc).__name__}: {exc}"
+            raise PluginError(what, generation=generation) from exc
         if fitted is None:
-            raise PluginError("fit returned None (it must return the fitted model)", generation=generation)
+            what = "fit returned None (it must return the fitted model)"
+            raise PluginError(what, generation=generation)
         return PluginState(fitted, generation)
 
     def step_naive(self, state: PluginState, n: int, rng: np.random.Generator) -> PluginState:
@@ -275,7 +277,8 @@ class PluginModel(PerTrialModel):
                 generation=generation,
             )
         if data.dtype.kind not in "fiub":
-            raise PluginError(f"sample returned dtype {data.dtype}, expected numbers", generation=generation)
+            what = f"sample returned dtype {data.dtype}, expected numbers"
+            raise PluginError(what, generation=generation)
         if data.dtype.kind != "f":
             data = data.astype(float)
         if not np.isfinite(data).all():

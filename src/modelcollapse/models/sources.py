@@ -196,7 +196,8 @@ class SamplerSource(Source):
 
     def describe(self) -> dict[str, Any]:
         fn = self.sampler
-        return {"source": "callable", "sampler": f"{fn.__module__}:{getattr(fn, '__qualname__', fn)}"}
+        name = f"{fn.__module__}:{getattr(fn, '__qualname__', fn)}"
+        return {"source": "callable", "sampler": name}
 
 
 @dataclass(frozen=True, eq=False)
