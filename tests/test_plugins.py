@@ -194,6 +194,7 @@ def test_callable_and_family_sources():
         ({"model": "no_such_module:X"}, "model"),
         ({"model": "plugin_helpers:NoSuch"}, "model"),
         ({"model": object()}, "model"),
+        ({"model": GaussianML}, "model"),
         ({"model": "plugin_helpers:Failing", "model_params": {"bogus": 1}}, "model_params"),
         ({"source": "nosuchfamily"}, "family"),
         ({"source": "mixture2"}, "source"),

@@ -111,6 +111,8 @@ def load_plugin(model: Any, params: Mapping[str, Any] | None = None) -> Any:
         model = obj
     elif params:
         raise ConfigError("model_params", params, "give parameters with a model name only")
+    if isinstance(model, type):
+        raise ConfigError("model", model.__qualname__, "an instance (call the class first)")
     if _is_plugin(model):
         return model
     if hasattr(model, "fit") and hasattr(model, "sample"):
