@@ -15,6 +15,22 @@ table with the family's parameters::
     [params]
     mu = 0.0
     sigma = 1.0
+
+A plug-in model (``docs/plugins.md``) replaces ``family``/``[params]`` by a ``[model]`` table::
+
+    n = 100
+    generations = 20
+    trials = 200
+    seed = 1
+    workers = 2              # local processes (executor = "processes", the plug-in default)
+
+    [model]
+    name = "modelcollapse.models.sklearn:kernel_density"
+    source = "gaussian"      # a family name, a data file, or package.module:sampler
+    [model.params]
+    bandwidth = 0.3
+    [model.source_params]
+    sigma = 1.0
 """
 
 from __future__ import annotations
@@ -35,6 +51,29 @@ from modelcollapse.families import Family, make_family
 _INT_MAX = limits.INT64_MAX
 
 
+class ModelConfig(BaseModel):
+    """A plug-in model (``modelcollapse.models.plugin``) and the source of its real data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    name: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+    params: dict[str, Any] = Field(default_factory=dict)
+    source: str = "gaussian"
+    source_params: dict[str, Any] = Field(default_factory=dict)
+    reference_size: int | None = Field(default=None, ge=2)
+
+    def build(self) -> Family:
+        from modelcollapse.models.plugin import PluginModel
+
+        return PluginModel(
+            model=self.name,
+            model_params=dict(self.params),
+            source=self.source,
+            source_params=dict(self.source_params),
+            reference_size=self.reference_size,
+        )
+
+
 class RunConfig(BaseModel):
     """Everything ``simulate`` needs, as plain data.
 
@@ -45,7 +84,8 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    family: str
+    family: str | None = None
+    model: ModelConfig | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     counts_file: str | None = None
     n: int = Field(ge=1, le=_INT_MAX)
@@ -68,6 +108,9 @@ class RunConfig(BaseModel):
     observers: list[str] = Field(default_factory=list)
     #: The sampler stage as a mapping: temperature, top_k, top_p, truncation, verifier_tol.
     sampler: dict[str, Any] | None = None
+    #: None: processes for plug-in models, threads for the built-in families.
+    executor: Literal["threads", "processes", "dask"] | None = None
+    scheduler: str | None = None
 
     @field_validator("eps")
     @classmethod
@@ -79,6 +122,18 @@ class RunConfig(BaseModel):
 
     def build_family(self) -> Family:
         """The family object, with a counts file read if one is given."""
+        if (self.family is None) == (self.model is None):
+            raise ConfigError(
+                "family",
+                self.family if self.family is not None else "missing",
+                "give exactly one of family (a built-in family) or [model] (a plug-in)",
+            )
+        if self.model is not None:
+            for key, value in (("params", self.params), ("counts_file", self.counts_file),
+                               ("estimator", self.estimator), ("eps", self.eps)):
+                if value:
+                    raise ConfigError(key, value, "not used by plug-in models (see [model])")
+            return self.model.build()
         params = dict(self.params)
         if self.counts_file is not None:
             if self.family != "categorical":
@@ -114,7 +169,15 @@ class RunConfig(BaseModel):
             "until": self.until,
             "observers": list(self.observers),
             "sampler": self.sampler,
+            "executor": self.resolved_executor,
+            "scheduler": self.scheduler,
         }
+
+    @property
+    def resolved_executor(self) -> str:
+        if self.executor is not None:
+            return self.executor
+        return "processes" if self.model is not None else "threads"
 
     def validate(self) -> None:
         """Everything ``simulate`` would reject, checked now (family, schedule, workflow)."""
@@ -144,6 +207,10 @@ class RunConfig(BaseModel):
         per_step = fam.state_elements() + (n_max if method == "naive" else 0)
         limits.check_work(trials=self.trials, generations=self.generations, per_step=per_step)
         check_workflow(self.workflow, self.real_fraction, fam, method, sizes)
+        if self.resolved_executor != "threads" or self.scheduler is not None:
+            from modelcollapse.engine.executors import check_executor
+
+            check_executor(fam, self.resolved_executor, self.scheduler, None, None)
 
 
 _INT_FIELDS = {"n", "generations", "trials", "seed", "record_every", "workers"}
@@ -180,7 +247,8 @@ def from_pydantic_error(exc: ValidationError) -> ConfigError:
     value = err.get("input")
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = "unknown key; allowed keys: " + ", ".join(RunConfig.model_fields)
+        table = ModelConfig if err["loc"][:1] == ("model",) and len(err["loc"]) > 1 else RunConfig
+        allowed = "unknown key; allowed keys: " + ", ".join(table.model_fields)
     elif field in _INT_FIELDS and kind in (
         "greater_than_equal",
         "greater_than",
@@ -196,6 +264,8 @@ def from_pydantic_error(exc: ValidationError) -> ConfigError:
         allowed = "an integer" + (f" from {lo} to {hi}" if lo is not None and hi else "")
         if kind == "int_type":
             allowed += f" (not {type(value).__name__})"
+    elif kind == "string_pattern_mismatch":
+        allowed = "package.module:Name"
     elif kind == "missing":
         allowed = "required"
         value = "missing"
@@ -230,4 +300,12 @@ def load_toml(path: str | os.PathLike) -> RunConfig:
     counts_file = raw.get("counts_file")
     if isinstance(counts_file, str) and not os.path.isabs(counts_file):
         raw["counts_file"] = str(path.parent / counts_file)
+    model = raw.get("model")
+    if isinstance(model, dict) and isinstance(model.get("source"), str):
+        # A data file named relative to the config file; family names and module:sampler stay.
+        from modelcollapse.models.sources import FILE_TYPES
+
+        src = model["source"]
+        if Path(src).suffix in FILE_TYPES and not os.path.isabs(src):
+            raw["model"] = {**model, "source": str(path.parent / src)}
     return make_config(**raw)

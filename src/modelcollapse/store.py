@@ -386,8 +386,13 @@ def write_run(
     *,
     overwrite: bool = False,
     extra: Mapping[str, Any] | None = None,
+    keep: tuple[str, ...] = (),
 ) -> Path:
-    """Write a SimulationResult as a run directory; return its path."""
+    """Write a SimulationResult as a run directory; return its path.
+
+    ``keep`` names sub-directories of an existing ``out`` that the new directory takes over
+    (copied, so that ``out`` is replaced atomically): the finished trials of a plug-in run.
+    """
     run_info = {
         "config": result.config,
         "seed": result.config.get("seed"),
@@ -407,4 +412,7 @@ def write_run(
         for name, frame in extra_files.items():
             write_parquet(frame, tmp / name)
         write_json(tmp / "run.json", run_info)
+        for name in keep:
+            if (Path(out) / name).is_dir():
+                shutil.copytree(Path(out) / name, tmp / name)
     return Path(out)

@@ -203,8 +203,14 @@ class WorkflowRun:
             return SamplePool(self.fam.sample(state, n, rng))
         return self.fam.draw_pool(state, n, rng, self.method)
 
-    def _fit(self, pool: Any, state: Any, rng: np.random.Generator) -> Any:
+    def _fit(self, pool: Any, state: Any, rng: np.random.Generator, k: int) -> Any:
         if self.samples:
+            # Per-trial models (plug-ins) fit with the trial's own generator and want to know
+            # the generation they fit (for their error messages); EM wants the previous model
+            # and the block's stream (refit_samples); the others ignore both.
+            fit_at = getattr(self.fam, "fit_samples_at", None)
+            if fit_at is not None:
+                return fit_at(pool.samples, rng, k)
             return self.fam.refit_samples(pool.samples, state, rng)
         return self.fam.fit_pool(pool)
 
@@ -251,9 +257,9 @@ class WorkflowRun:
                 self.synthetic = self._join(self.synthetic, new)
             if wf == "accumulate":
                 pool = self._join(self.real, self.synthetic)
-                return self._fit(pool, state, rng), self.real.size / pool.size
+                return self._fit(pool, state, rng, k), self.real.size / pool.size
             pool, real_share = self._subsample(np.full(self.trials, n, dtype=np.int64), rng)
-            return self._fit(pool, state, rng), real_share
+            return self._fit(pool, state, rng, k), real_share
         n_real = int(round(self.lam * n))
         if wf == "mix-fixed":
             if self.real is None and n_real > 0:
@@ -263,4 +269,4 @@ class WorkflowRun:
             real = self._draw(self.start, n_real, rng) if n_real > 0 else None
         syn = self._draw(state, n - n_real, rng) if n - n_real > 0 else None
         share = ones if k == 1 else ones * (n_real / n)
-        return self._fit(self._join(real, syn), state, rng), share
+        return self._fit(self._join(real, syn), state, rng, k), share

@@ -63,18 +63,18 @@ def parse_value(text: str) -> Any:
     return text
 
 
-def parse_params(items: tuple[str, ...]) -> dict[str, Any]:
+def parse_params(items: tuple[str, ...], option: str = "--param") -> dict[str, Any]:
     """``NAME=VALUE`` pairs to a dict; a malformed pair is a ConfigError."""
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise ConfigError("--param", item, "NAME=VALUE, e.g. --param p=0.2")
+            raise ConfigError(option, item, f"NAME=VALUE, e.g. {option} p=0.2")
         key, value = item.split("=", 1)
         key = key.strip()
         if not key:
-            raise ConfigError("--param", item, "NAME=VALUE with a non-empty NAME")
+            raise ConfigError(option, item, "NAME=VALUE with a non-empty NAME")
         if key in out:
-            raise ConfigError("--param", key, "each parameter once")
+            raise ConfigError(option, key, "each parameter once")
         out[key] = parse_value(value)
     return out
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
+
 import click
 import numpy as np
 
@@ -20,7 +24,11 @@ from modelcollapse.commands._frames import format_frame, records
 from modelcollapse.config import RunConfig, load_toml, make_config
 from modelcollapse.engine import SimulationResult
 from modelcollapse.engine import simulate as run_simulation
+from modelcollapse.errors import ConfigError
 from modelcollapse.store import write_run
+
+#: Exit status when a plug-in fails during a run (bad input, found before any work, is 2).
+EXIT_PLUGIN_FAILED = 1
 
 
 def shown_generations(recorded: np.ndarray, max_rows: int = 12) -> np.ndarray:
@@ -108,13 +116,65 @@ def _header(result: SimulationResult) -> str:
     )
 
 
+#: Where a plug-in run keeps its finished trials, inside its run directory.
+TRIALS_DIR = "trials"
+
+
+def _importable_cwd() -> None:
+    """Let ``--model mymodule:Name`` find ``mymodule.py`` in the working directory, as
+    ``python -m`` would (the console script's own directory is what Python puts first)."""
+    import os
+
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def _execute(
     cfg: RunConfig, out: str | None, as_json: bool, overwrite: bool, progress: bool | None
 ) -> None:
-    check_out(out, overwrite)
-    result = run_simulation(cfg.build_family(), progress=progress, **cfg.simulate_kwargs())
+    from modelcollapse.errors import ConfigError
+    from modelcollapse.models.plugin import PluginError
+
+    plugin = cfg.model is not None
+    checkpoint = None
     if out is not None:
-        write_run(out, result, overwrite=overwrite)
+        target = Path(out)
+        # An unfinished plug-in run (only its finished trials are there) is resumed.
+        resuming = (
+            plugin
+            and target.is_dir()
+            and {p.name for p in target.iterdir()} <= {TRIALS_DIR}
+        )
+        busy = target.exists() and (not target.is_dir() or any(target.iterdir()))
+        if busy and not overwrite and not resuming:
+            raise ConfigError("--out", out, "a new or empty directory (or pass --overwrite)")
+        if not resuming:
+            check_out(out, overwrite)
+        if plugin:
+            checkpoint = target / TRIALS_DIR
+    family = cfg.build_family()
+    if checkpoint is not None and overwrite and not resuming and checkpoint.is_dir():
+        shutil.rmtree(checkpoint)  # --overwrite starts afresh
+    kwargs = cfg.simulate_kwargs()
+    if checkpoint is not None:
+        kwargs["checkpoint"] = str(checkpoint)
+    try:
+        result = run_simulation(family, progress=progress, **kwargs)
+    except PluginError as exc:
+        from modelcollapse.engine.executors import stored_trials
+
+        kept = len(stored_trials(checkpoint)) if checkpoint is not None else 0
+        hint = (
+            f"; {kept} finished trials are kept in {checkpoint}: run the same command again "
+            "to resume from them"
+            if checkpoint is not None
+            else ""
+        )
+        click.echo(f"Error: {exc}{hint}", err=True)
+        sys.exit(EXIT_PLUGIN_FAILED)
+    if out is not None:
+        write_run(out, result, overwrite=overwrite or plugin, keep=(TRIALS_DIR,) if plugin else ())
     if as_json:
         click.echo(json_dumps(records(result.summary)))
     else:
@@ -135,8 +195,40 @@ _with_common = stack_options(
 @click.command()
 @click.option(
     "--family",
-    required=True,
-    help="bernoulli | poisson | categorical | gaussian | mixture2 | gmm | mvgaussian.",
+    default=None,
+    help="bernoulli | poisson | categorical | gaussian | mixture2 | gmm | mvgaussian | regression (or --model for a plug-in).",
+)
+@click.option(
+    "--model",
+    default=None,
+    metavar="PACKAGE.MODULE:NAME",
+    help="A plug-in model (docs/plugins.md), e.g. modelcollapse.models.sklearn:kernel_density.",
+)
+@click.option(
+    "--model-param",
+    "model_params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Keyword argument of the plug-in, e.g. bandwidth=0.3 (repeatable).",
+)
+@click.option(
+    "--source",
+    default=None,
+    help="Real data of a plug-in: a family name (default gaussian), a .npy/.csv/.parquet/.txt "
+    "file, or package.module:sampler.",
+)
+@click.option(
+    "--source-param",
+    "source_params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Parameter of a family source, e.g. sigma=2 (repeatable).",
+)
+@click.option(
+    "--reference-size",
+    type=int,
+    default=None,
+    help="Plug-ins: points of real data (and of model samples) the metrics use per trial.",
 )
 @click.option(
     "--param",
@@ -195,7 +287,19 @@ _with_common = stack_options(
     default=None,
     help="Sample sizes n_k: linear:a=A | geometric:r=R | power:a=A | list:N1,N2,...",
 )
-@click.option("--workers", type=int, default=1, help="Threads (results do not depend on it).")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    help="Threads, or local processes for plug-ins (results do not depend on it).",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["threads", "processes", "dask"]),
+    default=None,
+    help="Where plug-in trials run (default: processes; dask with --scheduler).",
+)
+@click.option("--scheduler", default=None, help="Address of a Dask scheduler (--executor dask).")
 @click.option(
     "--until",
     default=None,
@@ -230,6 +334,11 @@ _with_common = stack_options(
 @handles_config_errors
 def simulate(
     family,
+    model,
+    model_params,
+    source,
+    source_params,
+    reference_size,
     params,
     n,
     generations,
@@ -253,6 +362,8 @@ def simulate(
     top_p,
     truncation,
     verifier_tol,
+    executor,
+    scheduler,
     out,
     as_json,
     overwrite,
@@ -264,9 +375,38 @@ def simulate(
     Example:
       modelcollapse simulate --family bernoulli --param p=0.01 --n 100 \\
           --generations 50 --trials 5000 --seed 1 --out runs/bern
+      modelcollapse simulate --model modelcollapse.models.sklearn:kernel_density \\
+          --model-param bandwidth=0.3 --source gaussian --n 100 --generations 20 \\
+          --trials 200 --seed 1 --workers 2 --out runs/kde
     """
+    plugin_opts = {
+        "--model-param": model_params,
+        "--source": source,
+        "--source-param": source_params,
+        "--reference-size": reference_size,
+    }
+    model_cfg = None
+    if model is not None:
+        model_cfg = {
+            "name": model,
+            "params": parse_params(model_params, "--model-param"),
+            "source_params": parse_params(source_params, "--source-param"),
+            "reference_size": reference_size,
+        }
+        if source is not None:
+            model_cfg["source"] = source
+    else:
+        for opt, value in plugin_opts.items():
+            if value:
+                raise ConfigError(opt, value, "only with --model (a plug-in)")
+    if (family is None) == (model is None):
+        raise ConfigError(
+            "--family", family or "missing", "give exactly one of --family or --model"
+        )
+    _importable_cwd()
     cfg = make_config(
         family=family,
+        model=model_cfg,
         params=parse_params(params),
         counts_file=counts_file,
         n=n,
@@ -297,6 +437,8 @@ def simulate(
             if v is not None
         }
         or None,
+        executor=executor,
+        scheduler=scheduler,
     )
     _execute(cfg, out, as_json, overwrite, progress)
 
@@ -307,4 +449,5 @@ def simulate(
 @handles_config_errors
 def run(config, out, as_json, overwrite, progress):
     """Run the simulation described by a TOML file (see docs/configs/)."""
+    _importable_cwd()
     _execute(load_toml(config), out, as_json, overwrite, progress)

@@ -107,6 +107,9 @@ def simulate(
     until: str | None = None,
     sampler: Any = None,
     progress: bool | None = None,
+    executor: str = "threads",
+    scheduler: str | None = None,
+    checkpoint: str | None = None,
 ) -> SimulationResult:
     """Recursively train ``family`` for ``generations`` refits in ``trials`` independent trials.
 
@@ -117,7 +120,7 @@ def simulate(
     ----------
     family : a family name (``"bernoulli"``, ``"poisson"``, ``"categorical"``, ``"gaussian"``,
         ...) with ``params``, a family object (``modelcollapse.families.Gaussian(sigma=1)``), or a
-        per-trial model (``modelcollapse.engine.pertrial``: n-grams, plug-ins).
+        per-trial model (``modelcollapse.models``: n-grams, plug-ins).
     n : samples drawn per generation.
     generations : the horizon; with ``until``, the most generations the run may take.
     trials : number of independent trials.
@@ -153,6 +156,14 @@ def simulate(
         ``{"temperature": 0.7, "top_p": 0.95}``. Stages a family's law allows stay on its
         exact path; filters run on the sample path. Default: draw from the model as it is.
     progress : show a progress bar (default: only on a terminal, after one second).
+    executor : where blocks run: ``"threads"`` (``workers`` threads), or, for per-trial models
+        (plug-ins), ``"processes"`` (``workers`` local processes) or ``"dask"`` (a cluster at
+        ``scheduler``, or a local one of ``workers`` processes); see
+        ``modelcollapse.engine.executors``. Results do not depend on it.
+    scheduler : the address of a running Dask scheduler (``executor="dask"``).
+    checkpoint : a directory (plug-in models): each finished batch of trials is stored there
+        as a Parquet file, and a rerun reuses the stored trials that match this run (resumption;
+        ``result.config["trials_reused"]`` counts them).
 
     Returns
     -------
@@ -195,6 +206,18 @@ def simulate(
                 "observers", obs, "modelcollapse.engine.Observer instances or registered names"
             )
         obs.check(fam)
+    # Per-trial models may bring observers of their own (the plug-in metrics).
+    run_observers = getattr(fam, "run_observers", None)
+    keep = None if metrics is None else list(metrics)
+    fam_observers = list(run_observers(keep)) if run_observers is not None else []
+    # Plug-ins always run trial by trial (so a failure names its trial); others as blocks.
+    by_trial = executor != "threads" or checkpoint is not None or hasattr(fam, "plugin")
+    if by_trial:
+        from modelcollapse.engine.executors import check_executor
+
+        check_executor(fam, executor, scheduler, checkpoint, until)
+    elif scheduler is not None:
+        raise ConfigError("scheduler", scheduler, "only with executor='dask'")
 
     observables = fam.observables()
     if workflow != "replace":
@@ -202,7 +225,8 @@ def simulate(
     moment_metrics = tuple(m for obs in observables for m in obs.metric_names())
     events = [e.name for e in fam.events()]
     hit_metrics = tuple(m for e in events for m in hit_metric_names(e))
-    user_metrics = tuple(m for obs in observers for m in obs.metric_names(fam))
+    fam_metrics = tuple(m for obs in fam_observers for m in obs.metric_names(fam))
+    user_metrics = fam_metrics + tuple(m for obs in observers for m in obs.metric_names(fam))
     all_metrics = moment_metrics + hit_metrics + user_metrics
     if metrics is not None:
         metrics = resolve_metrics(list(metrics), all_metrics)
@@ -280,6 +304,7 @@ def simulate(
     traj_obs = Trajectories(n_traj) if n_traj else None
     if traj_obs is not None:
         plan_observers.append(traj_obs)
+    plan_observers.extend(fam_observers)
     plan_observers.extend(observers)
 
     plan = RunPlan(
@@ -305,8 +330,21 @@ def simulate(
         desc=f"{fam.name} n={n}" + ("" if workflow == "replace" else f" {workflow}"),
         progress=progress,
     )
+    reused = None
     try:
-        execute(plan, workers=workers, tick=bar.update)
+        if by_trial:
+            from modelcollapse.engine.executors import execute_trials
+
+            reused = execute_trials(
+                plan,
+                executor=executor,
+                workers=workers,
+                scheduler=scheduler,
+                checkpoint=checkpoint,
+                tick=bar.update,
+            )
+        else:
+            execute(plan, workers=workers, tick=bar.update)
     finally:
         bar.close()
 
@@ -324,10 +362,14 @@ def simulate(
         "real_fraction": real_fraction,
         "schedule": schedule_obj.describe(),
         "trajectories": n_traj,
-        "metrics": metrics if metrics is not None else list(moment_metrics + hit_metrics),
+        "metrics": metrics
+        if metrics is not None
+        else list(moment_metrics + hit_metrics + fam_metrics),
         "block_trials": block,
         "cell": cell,
     }
+    if reused is not None:
+        config["trials_reused"] = reused
     if until is not None:
         config["until"] = until_event
         config["generations_run"] = plan.last
