@@ -19,6 +19,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("theory", "theory"),
     ("text", "forget"),
     ("text", "ngram"),
+    ("neural", "neural"),
     ("reproduce", "reproduce"),
     ("reproduce", "verify"),
     ("sweep", "sweep"),
