@@ -24,7 +24,8 @@ import pandas as pd
 from modelcollapse.engine import simulate
 from modelcollapse.errors import ConfigError
 from modelcollapse.forgetting import LINEAR_LAW_SLOPE, ForgettingObserver, ForgettingResult
-from modelcollapse.models.neural import METRICS, NeuralLM, split_heldout
+from modelcollapse.models.base import PerTrialModel
+from modelcollapse.models.neural import NeuralLM, split_heldout
 from modelcollapse.ngram_recursion import TextSamples
 
 #: Model settings ``run_neural`` passes to :class:`NeuralLM` (and their defaults there).
@@ -253,13 +254,47 @@ def run_neural(
     METRICS` (held-out perplexity, next-token entropy, vocabulary fraction, distinct n-gram
     fractions) and per word the first generation whose text lacks it.
     """
+    seed = _check_int("seed", seed, 0)
+    model = build_model(text, seed=seed, **options)
+    return run_text_model(
+        model,
+        text,
+        generations=generations,
+        trials=trials,
+        seed=seed,
+        workflow=workflow,
+        real_fraction=real_fraction,
+        n=n,
+        sample_tokens=sample_tokens,
+        workers=workers,
+        progress=progress,
+    )
+
+
+def run_text_model(
+    model: PerTrialModel,
+    text: PreparedText,
+    *,
+    generations: int,
+    trials: int = 1,
+    seed: int = 0,
+    workflow: str = "replace",
+    real_fraction: float | None = None,
+    n: int | None = None,
+    sample_tokens: int = 0,
+    workers: int = 1,
+    progress: bool | None = None,
+) -> NeuralResult:
+    """The loop of :func:`run_neural` for any per-trial text model of ``text``'s words (one with
+    ``symbol_counts(state)`` over the m starting words; a state with ``.text`` when
+    ``sample_tokens`` > 0). Tests run it with the exact unigram sampler in place of the network,
+    so the forgetting bookkeeping is checked against ``forget``."""
     started = time.perf_counter()
     generations = _check_int("generations", generations, 1)
     trials = _check_int("trials", trials, 1)
     seed = _check_int("seed", seed, 0)
     sample_tokens = _check_int("sample_tokens", sample_tokens, 0)
-    model = build_model(text, seed=seed, **options)
-    n = model.n_tokens if n is None else _check_int("n", n, 1)
+    n = int(text.train.size) if n is None else _check_int("n", n, 1)
     forgetting = ForgettingObserver()
     samples = TextSamples(sample_tokens)
     result = simulate(
@@ -276,7 +311,8 @@ def run_neural(
         progress=progress,
     )
     traj = result.trajectories
-    names = list(METRICS) + (["real_fraction"] if "real_fraction" in traj else [])
+    names = [o.name for o in model.observables()]
+    names += ["real_fraction"] if "real_fraction" in traj else []
     values = {m: traj[m].to_numpy().reshape(generations + 1, trials) for m in names}
     counts0 = np.bincount(text.train, minlength=text.m)
     fr = ForgettingResult(
@@ -289,10 +325,10 @@ def run_neural(
         uniq=forgetting.uniq,
         forgotten_at=forgetting.forgotten_at,
         elapsed_s=result.elapsed_s,
-        source={"model": "neural", **text.source},
+        source={"model": model.name, **text.source},
     )
     config = {
-        "kind": "neural",
+        "kind": model.name,
         **result.config,
         "words": text.m,
         "heldout_only_words": len(text.words) - text.m,
