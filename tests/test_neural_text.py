@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
-from conftest import assert_z
 
 from modelcollapse.data.corpus import Corpus
 from modelcollapse.data.tokenize import paper_tokenize
@@ -24,6 +23,8 @@ from modelcollapse.models.base import PerTrialModel
 from modelcollapse.models.neural import WordVocabulary, split_heldout, tag, untag
 from modelcollapse.neural_recursion import prepare_text, run_text_model
 from modelcollapse.theory.categorical import expected_unique
+
+from conftest import assert_z
 
 TEXT = (
     "The cat sat on the mat. The dog, who saw the cat, sat on the log!\n"
@@ -121,3 +122,38 @@ def test_forgetting_observer_agrees_with_forget_for_the_unigram_sampler():
     assert list(a) == list(b)
     assert all(np.asarray(a[c]).dtype == np.asarray(b[c]).dtype for c in a)
     assert [ours.words[i] for i in np.argsort(ours.words)] == sorted(ref.words)
+
+
+def test_neural_experiment_is_skipped_without_torch(monkeypatch, tmp_path):
+    from modelcollapse.experiments import REGISTRY, Context, neural_lm
+    from modelcollapse.experiments.base import ExperimentSkipped
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c a b c a\n" * 50, encoding="utf-8")
+    monkeypatch.setattr(neural_lm, "torch_available", lambda: False)
+    with pytest.raises(ExperimentSkipped, match="PyTorch is not installed"):
+        REGISTRY["neural-lm"].run(Context(scale="quick", corpus=corpus))
+
+
+def test_neural_command_without_torch_exits_2(monkeypatch, tmp_path):
+    import builtins
+
+    from click.testing import CliRunner
+
+    from modelcollapse.cli import cli
+
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("no torch here")
+        return real_import(name, *args, **kwargs)
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c a b c a\n" * 50, encoding="utf-8")
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["neural", str(corpus), "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "pip install torch==2.13.0" in res.output
+    assert not out.exists()

@@ -40,6 +40,7 @@ MODEL_OPTIONS = (
     "temperature",
     "top_p",
     "device",
+    "threads",
 )
 
 

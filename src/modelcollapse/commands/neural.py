@@ -45,6 +45,7 @@ WORKFLOWS = ("replace", "accumulate", "accumulate-subsample", "mix", "mix-fixed"
 @click.option("--top-p", type=float, default=1.0, show_default=True, help="Nucleus mass kept.")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda.")
 @click.option("--tokenizer", default="paper", show_default=True, help="paper | whitespace | regex:P")
+@click.option("--threads", type=int, default=1, show_default=True, help="torch CPU threads.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Trials run at once.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of all streams.")
 @out_option("Run directory to write (Parquet tables, run.json, figure, text samples).")
@@ -71,6 +72,7 @@ def neural(
     top_p,
     device,
     tokenizer,
+    threads,
     workers,
     seed,
     out,
@@ -120,6 +122,7 @@ def neural(
         temperature=temperature,
         top_p=top_p,
         device=device,
+        threads=threads,
     )
     build_model(text, seed=seed, **options)  # every model option and the memory estimate
     result = run_neural(

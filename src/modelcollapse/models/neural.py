@@ -229,15 +229,36 @@ def device_memory(device: str) -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
+_SETTINGS_LOCK = threading.Lock()
+_SETTINGS_USERS = 0
+_SETTINGS_SAVED: tuple[bool, int] = (False, 1)
+
+
 @contextlib.contextmanager
-def _deterministic(torch: Any) -> Iterator[None]:
-    # torch's switch is process-wide: turn it on for our work and put back what was there.
-    before = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
+def _torch_settings(torch: Any, threads: int) -> Iterator[None]:
+    """Deterministic algorithms and a fixed number of CPU threads while our models run.
+
+    Both switches are process-wide, and trials may run on several threads at once, so the first
+    model to enter sets them and the last to leave puts back what was there. A fixed thread
+    count also fixes the order of float reductions, hence bit-reproducible CPU results on any
+    machine; one thread is the default because on a busy 2-core machine two spinning OpenMP
+    threads per network made training about ten times slower (docs/neural.md).
+    """
+    global _SETTINGS_USERS, _SETTINGS_SAVED
+    with _SETTINGS_LOCK:
+        if _SETTINGS_USERS == 0:
+            _SETTINGS_SAVED = (torch.are_deterministic_algorithms_enabled(), torch.get_num_threads())
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.set_num_threads(threads)
+        _SETTINGS_USERS += 1
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(before)
+        with _SETTINGS_LOCK:
+            _SETTINGS_USERS -= 1
+            if _SETTINGS_USERS == 0:
+                torch.use_deterministic_algorithms(_SETTINGS_SAVED[0])
+                torch.set_num_threads(_SETTINGS_SAVED[1])
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
@@ -274,6 +295,8 @@ class NeuralLM(PerTrialModel):
     lr : Adam's learning rate.
     temperature, top_p : the sampler (T > 0; 0 < top_p <= 1, 1 keeps every word).
     device : ``auto``, ``cpu`` or ``cuda``.
+    threads : torch's CPU threads while this model runs (results depend on it only through
+        float rounding; run trials in parallel with ``workers`` instead).
     init_seed : seed of the generation-0 network (the front end passes the run's seed).
     """
 
@@ -292,6 +315,7 @@ class NeuralLM(PerTrialModel):
     temperature: float = 1.0
     top_p: float = 1.0
     device: str = "cpu"
+    threads: int = 1
     init_seed: int = 0
 
     def __post_init__(self) -> None:
@@ -303,6 +327,7 @@ class NeuralLM(PerTrialModel):
             ("context", 1),
             ("epochs", 1),
             ("batch_size", 1),
+            ("threads", 1),
         ):
             object.__setattr__(self, name, _check_int(name, getattr(self, name), low))
         object.__setattr__(
@@ -427,7 +452,7 @@ class NeuralLM(PerTrialModel):
         """A fresh network trained on ``tokens`` by Adam for ``epochs`` passes."""
         torch = require_torch()
         tokens = np.asarray(tokens, dtype=np.int64)
-        with _deterministic(torch):
+        with _torch_settings(torch, self.threads):
             net = self._build(rng)
             opt = torch.optim.Adam(net.parameters(), lr=self.lr)
             net.train()
@@ -461,7 +486,7 @@ class NeuralLM(PerTrialModel):
         windows = self._windows(tokens, 0)
         nll = ent = 0.0
         count = 0
-        with _deterministic(torch), torch.no_grad():
+        with _torch_settings(torch, self.threads), torch.no_grad():
             for i in range(0, windows.shape[0], STREAM_BATCH):
                 batch = windows[i : i + STREAM_BATCH]
                 logits, _ = net(self._inputs(torch, batch))
@@ -496,7 +521,7 @@ class NeuralLM(PerTrialModel):
         c = self.context
         streams = -(-n // c)
         out = np.empty((streams, c), dtype=np.int64)
-        with _deterministic(torch), torch.no_grad():
+        with _torch_settings(torch, self.threads), torch.no_grad():
             for first in range(0, streams, STREAM_BATCH):
                 s = min(STREAM_BATCH, streams - first)
                 x = torch.full((s, 1), int(self.vocab_size), dtype=torch.long)
@@ -613,6 +638,7 @@ class NeuralLM(PerTrialModel):
             "temperature": self.temperature,
             "top_p": self.top_p,
             "device": self.resolved_device,
+            "threads": self.threads,
         }
 
 
