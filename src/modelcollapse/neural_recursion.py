@@ -142,27 +142,47 @@ class NeuralResult:
                 cols[f"{name}_stderr"] = s.loc[s["metric"] == name, "stderr"].to_numpy()
         return pd.DataFrame(cols)
 
-    def slope(self) -> tuple[float, float]:
+    def slope(self, replicates: int = 400) -> tuple[float, float]:
         """Weighted least-squares slope through the origin of the median forgetting generation
-        on the real count, and its standard error.
+        on the real count, and its bootstrap standard error.
 
-        b = sum w c t / sum w c^2 over the counts c whose median t is observed (w = number of
-        (word, trial) pairs of that count); se(b) = sqrt(s^2 / sum w c^2) with
-        s^2 = sum w (t - b c)^2 / (J - 1) over the J counts (NaN when J < 2).
+        b = sum_c w_c c t_c / sum_c w_c c^2 over the counts c whose (lower) median t_c is
+        observed, w_c = number of (word, trial) pairs of count c (as
+        ``ForgettingResult.fitted_slope``). The medians are integers, so residuals about the
+        line say little about their noise; the standard error is the spread of b over
+        ``replicates`` bootstrap resamples of the (word, trial) pairs within each count
+        (stream keyed by the run's seed), counts whose resampled median is censored left out.
         """
-        med = self.forgetting.median_forgetting()
-        ok = np.isfinite(med["median_forgotten_at"].to_numpy())
-        c = med["count"].to_numpy()[ok].astype(float)
-        t = med["median_forgotten_at"].to_numpy()[ok]
-        w = med["pairs"].to_numpy()[ok].astype(float)
-        if c.size == 0:
-            return float("nan"), float("nan")
-        sxx = float(np.sum(w * c * c))
-        b = float(np.sum(w * c * t) / sxx)
-        if c.size < 2:
+        fr = self.forgetting
+        counts = np.tile(fr.counts, fr.trials)
+        fa = fr.forgotten_at.ravel()
+        keep = counts > 0
+        counts, fa = counts[keep], fa[keep]
+        times = np.where(fa < 0, np.inf, fa.astype(float))  # censored sorts last
+        groups = [(float(c), times[counts == c]) for c in np.unique(counts)]
+
+        def fit(medians: list[tuple[float, float, float]]) -> float:
+            ok = [(c, t, w) for c, t, w in medians if math.isfinite(t)]
+            if not ok:
+                return float("nan")
+            c, t, w = (np.array(v) for v in zip(*ok, strict=True))
+            return float(np.sum(w * c * t) / np.sum(w * c * c))
+
+        def lower_median(t: np.ndarray) -> float:
+            return float(np.sort(t)[(t.size - 1) // 2])
+
+        b = fit([(c, lower_median(t), t.size) for c, t in groups])
+        if not math.isfinite(b):
             return b, float("nan")
-        s2 = float(np.sum(w * (t - b * c) ** 2) / (c.size - 1))
-        return b, math.sqrt(s2 / sxx)
+        rng = np.random.default_rng(np.random.SeedSequence([int(self.config["seed"]), 0x510]))
+        reps = []
+        for _ in range(replicates):
+            meds = [(c, lower_median(t[rng.integers(0, t.size, t.size)]), t.size) for c, t in groups]
+            reps.append(fit(meds))
+        reps_arr = np.array(reps)
+        reps_arr = reps_arr[np.isfinite(reps_arr)]
+        se = float(reps_arr.std(ddof=1)) if reps_arr.size > 1 else float("nan")
+        return b, se
 
     def decode(self, ids: np.ndarray) -> str:
         return " ".join(self.words[int(i)] for i in ids)
