@@ -208,3 +208,12 @@ def test_cli_runs_and_writes_forget_layout(corpus_file, tmp_path):
     assert words.num_rows == 2 * 12
     summary = pq.read_table(out / "summary.parquet").to_pandas()
     assert {"perplexity", "vocab_frac", "distinct_4"} <= set(summary["metric"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the large setting runs where a GPU is")
+def test_large_scale_is_skipped_without_a_gpu(corpus_file):
+    from modelcollapse.experiments import REGISTRY, Context
+    from modelcollapse.experiments.base import ExperimentSkipped
+
+    with pytest.raises(ExperimentSkipped, match="meant for a GPU"):
+        REGISTRY["neural-lm"].run(Context(scale="large", corpus=corpus_file))

@@ -78,6 +78,12 @@ def run(ctx: Context) -> Outcome:
 
     cfg = SCALES.get(ctx.scale, SCALES["paper"])
     device = resolve_device("auto")
+    if ctx.scale == "large" and device == "cpu":
+        # Hours on a CPU: the large setting exists for a GPU.
+        raise ExperimentSkipped(
+            "--scale large trains a wide network on the whole corpus and is meant for a GPU; "
+            "torch sees none here (--scale paper runs on a CPU)"
+        )
     text = prepare_text(corpus.ids, corpus.vocab, heldout=0.1, max_tokens=cfg["max_tokens"])
     model = build_model(text, seed=ctx.seed, device=device, **cfg["model"])
     gens = cfg["generations"]

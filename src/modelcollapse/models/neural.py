@@ -100,9 +100,12 @@ def resolve_device(device: str) -> str:
     torch = require_torch()
     has_cuda = bool(torch.cuda.is_available())
     if device == "auto":
-        return "cuda" if has_cuda else "cpu"
+        device = "cuda" if has_cuda else "cpu"
     if device == "cuda" and not has_cuda:
         raise ConfigError("device", device, "cpu or auto: torch sees no CUDA GPU here")
+    if device == "cuda":
+        # cuBLAS is deterministic only with a fixed workspace, set before its first use.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return device
 
 
