@@ -268,7 +268,7 @@ register(
     Experiment(
         "neural-lm",
         "A GRU language model trained on its own text: words forgotten vs the count law",
-        "beyond the paper (its open question on richer models; Shumailov et al. 2024)",
+        "beyond the paper",
         "A word-level GRU trained on a WikiText prefix, then recursively on its own samples "
         "(replace, accumulate, mix): vocabulary retained against the exact unigram curve, "
         "held-out perplexity, and per-word forgetting generation against the real count.",
