@@ -143,6 +143,12 @@ def report(tmp_path_factory) -> Path:
     return out
 
 
+def _has_torch() -> bool:
+    from modelcollapse.models.neural import torch_available
+
+    return torch_available()
+
+
 def _rows(report: Path) -> list[dict]:
     with (report / "comparison.csv").open(encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -152,7 +158,11 @@ def test_every_experiment_writes_its_files(report):
     info = json.loads((report / "report.json").read_text())
     ran = [e["id"] for e in info["experiments"]]
     assert ran == list(REGISTRY)
-    for exp_id in REGISTRY:
+    # Only an experiment that cannot run here for a stated reason (neural-lm without torch) may
+    # be skipped; it writes no figure.
+    skipped = {e["id"] for e in info["experiments"] if e.get("skipped")}
+    assert skipped <= ({"neural-lm"} if not _has_torch() else set()), skipped
+    for exp_id in (i for i in REGISTRY if i not in skipped):
         for suffix in ("png", "svg"):
             assert (report / "figures" / f"{exp_id}.{suffix}").stat().st_size > 1000
         table = read_parquet(report / "results" / f"{exp_id}.parquet")
@@ -300,7 +310,9 @@ window.addEventListener('load', function () {
     match = re.search(r'data-images="(\d+)/(\d+)"', dom.stdout)
     assert match, dom.stderr[-2000:]
     loaded, total = map(int, match.groups())
-    assert total == len(REGISTRY) and loaded == total
+    info = json.loads((report / "report.json").read_text())
+    drawn = sum(1 for e in info["experiments"] if not e.get("skipped"))
+    assert total == drawn and loaded == total
     shot = tmp_path / "shot.png"
     subprocess.run(
         [

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "theory": ("theory", "theory", "The paper's bounds next to exact values (no Monte Carlo)."),
     "forget": ("text", "forget", "Forget words: recursive unigram training on a corpus."),
     "ngram": ("text", "ngram", "Recursive training of an n-gram language model on a corpus."),
+    "neural": ("neural", "neural", "Recursive training of a neural language model on a corpus."),
     "reproduce": ("reproduce", "reproduce", "Reproduce every experiment of the paper, with a report."),
     "verify": ("reproduce", "verify", "Verify every family against the exact answers."),
     "sweep": ("sweep", "sweep", "Run every cell of a sweep file (resumable; local or Dask)."),

@@ -10,6 +10,7 @@ from modelcollapse.experiments import (  # noqa: F401  (imported to register)
     bern_seddik,
     gauss_collapse,
     gmm_experiments,
+    neural_lm,
     ngram_collapse,
     poisson_survival,
     sampling,
@@ -41,6 +42,7 @@ ORDER = [
     "regression-replace-accumulate",
     "temperature",
     "curation",
+    "neural-lm",
 ]
 _ordered = {i: REGISTRY[i] for i in ORDER if i in REGISTRY}
 _ordered.update({i: e for i, e in REGISTRY.items() if i not in _ordered})
