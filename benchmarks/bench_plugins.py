@@ -1,6 +1,6 @@
 """Plug-in speed: the loop's own cost per trial-generation, and trials spread over processes.
 
-Run:  python benchmarks/bench_plugins.py [--quick]
+Run:  python benchmarks/bench_plugins.py [--quick | --tiny]
 
 1. Overhead: a plug-in whose fit and sample do nothing (fit returns its data, sample slices it)
    with no metrics, so what is timed is the loop itself: the trial's stream, the checks of every
@@ -88,15 +88,16 @@ def scaling(trials: int, generations: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    parser.add_argument("--tiny", action="store_true", help="the smallest sizes (tests)")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"# {platform.processor() or platform.machine()}, {cores} cores, "
           f"load {os.getloadavg()[0]:.1f}")
-    trials, gens = (50, 200) if args.quick else (200, 500)
+    trials, gens = (5, 20) if args.tiny else (50, 200) if args.quick else (200, 500)
     per, bare = overhead(trials, gens)
     print(f"overhead: {per:.1f} us per trial-generation (target <= 20); "
           f"the bare plug-in calls alone: {bare:.1f} us  [{trials} trials x {gens} generations]")
-    trials, gens = (8, 6) if args.quick else (32, 10)
+    trials, gens = (2, 2) if args.tiny else (8, 6) if args.quick else (32, 10)
     one, two = scaling(trials, gens)
     print(f"processes: 1 worker {one:.2f} s, 2 workers {two:.2f} s, speed-up {one / two:.2f}x "
           f"(target >= 1.7)  [10 ms fit, {trials} trials x {gens} generations]")

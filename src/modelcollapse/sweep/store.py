@@ -215,28 +215,11 @@ class SweepDir:
     def _write_parquet(
         self, table: dict[str, np.ndarray], path: Path, meta: dict[str, Any]
     ) -> None:
-        """Like ``modelcollapse.store.write_parquet`` (temporary file renamed into place), on one
-        DuckDB connection kept for the whole sweep: connecting costs ~15 ms, more than the
-        write itself, and the parent process writes every cell."""
-        if self._con is None:
-            self._con = duckdb.connect()
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        blob = json.dumps(meta, sort_keys=True, default=str).replace("'", "''")
-        target = str(tmp).replace("'", "''")
-        try:
-            self._con.register("frame", table)
-            self._con.execute(
-                f"COPY (SELECT * FROM frame) TO '{target}' "
-                f"(FORMAT PARQUET, COMPRESSION ZSTD, KV_METADATA {{modelcollapse: '{blob}'}})"
-            )
-            self._con.unregister("frame")
-            os.replace(tmp, path)
-        except duckdb.IOException as exc:
-            from modelcollapse.store import as_os_error
+        """``modelcollapse.store.write_parquet`` (pyarrow; a temporary file renamed into place),
+        with the cell's metadata in the footer (what ``cell_file_problem`` checks)."""
+        from modelcollapse.store import write_parquet
 
-            raise as_os_error(exc, path) from None
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_parquet(table, path, meta)
 
     def close(self) -> None:
         """Close the DuckDB connection and release the lock."""
