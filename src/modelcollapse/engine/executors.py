@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 import os
 import uuid
@@ -38,6 +37,7 @@ import numpy as np
 from modelcollapse.engine.loop import RunPlan, run_blocks
 from modelcollapse.engine.observers import SummaryMoments, Trajectories
 from modelcollapse.errors import ConfigError
+from modelcollapse.workers import dask_client, loky_parallel, sigint_ignored
 
 EXECUTORS = ("threads", "processes", "dask")
 #: Batches per worker: small enough to balance load and show progress, large enough to
@@ -173,7 +173,7 @@ def execute_trials(
 def _mapper(executor: str, workers: int, scheduler: str | None, plan: RunPlan) -> Iterator[Any]:
     """Yield ``batches -> iterator of run_trial_batch results`` (in any order)."""
     if executor == "dask":
-        with _dask_client(workers, scheduler) as client:
+        with dask_client(workers, scheduler, field="scheduler") as client:
             yield lambda batches: _map_dask(client, plan, batches)
         return
     if workers <= 1:
@@ -217,7 +217,7 @@ def _run_from_file(path: str, digest: str, trials: list[int]) -> Any:
 def _map_loky(plan: RunPlan, batches: list[list[int]], workers: int) -> Iterator[Any]:
     import tempfile
 
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     try:  # by value: lambdas and classes defined in __main__ (what loky itself would use)
         from cloudpickle import dumps
@@ -235,47 +235,14 @@ def _map_loky(plan: RunPlan, batches: list[list[int]], workers: int) -> Iterator
         with open(path, "wb") as fh:
             fh.write(blob)
         del blob
-        parallel = Parallel(
-            n_jobs=min(workers, len(batches)),
-            backend="loky",
-            return_as="generator_unordered",
-            batch_size=1,
-            pre_dispatch="2*n_jobs",
-        )
-        gen = parallel(delayed(_run_from_file)(path, digest, b) for b in batches)
+        # Workers watch this process from their start and ignore SIGINT (modelcollapse.workers).
+        parallel = loky_parallel(min(workers, len(batches)))
+        with sigint_ignored():
+            gen = parallel(delayed(_run_from_file)(path, digest, b) for b in batches)
         try:
             yield from gen
         finally:
             gen.close()  # abandons the batches not yet run when the caller stops early
-
-
-@contextmanager
-def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
-    from distributed import Client, LocalCluster
-
-    cluster = None
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise ConfigError(
-                "scheduler", scheduler, f"the address of a running dask scheduler ({exc})"
-            ) from None
-    else:
-        cluster = LocalCluster(
-            n_workers=max(1, workers),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
-        client = Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _map_dask(client: Any, plan: RunPlan, batches: list[list[int]]) -> Iterator[Any]:

@@ -17,10 +17,7 @@ sweep process, which stops cleanly (finished cells are kept).
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -31,6 +28,7 @@ from modelcollapse.config import RunConfig
 from modelcollapse.engine import simulate
 from modelcollapse.errors import ConfigError
 from modelcollapse.parentwatch import watch_parent
+from modelcollapse.workers import dask_client, loky_parallel, quiet_trackers, sigint_ignored
 
 EXECUTORS = ("local", "dask")
 #: Below this much work in all (``cell_draws``: 2 to 6 s at the engine's 1.5 to 5 million
@@ -142,7 +140,7 @@ def open_executor(
         n = workers or default_workers()
         yield lambda payloads: _map_local(payloads, n)
         return
-    with _dask_client(workers, scheduler) as client:
+    with dask_client(workers or default_workers(), scheduler) as client:
         yield lambda payloads: _map_dask(client, payloads)
 
 
@@ -153,103 +151,19 @@ def _map_local(payloads: Sequence[dict[str, Any]], workers: int) -> Iterator[dic
             yield run_cell(payload)
         return
 
-    with _quiet_trackers():
+    with quiet_trackers():
         yield from _map_loky(payloads, workers)
 
 
 def _map_loky(payloads: Sequence[dict[str, Any]], workers: int) -> Iterator[dict[str, Any]]:
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
-    parallel = Parallel(
-        n_jobs=min(workers, len(payloads)),
-        backend="loky",
-        return_as="generator_unordered",
-        batch_size=1,
-        pre_dispatch="2*n_jobs",
-        # The watch starts as each worker process starts, before its first cell: a parent
-        # killed while workers are still importing must not leave them behind.
-        initializer=watch_parent,
-        initargs=(os.getpid(),),  # strict: a worker that starts orphaned exits at once
-    )
-    # Workers start inside this call (the first tasks are dispatched before it returns): with
-    # SIGINT ignored meanwhile they inherit the ignored signal, so Ctrl-C in a terminal cannot
-    # interrupt them mid-import with a traceback; this process gets its handler back at once.
-    with _sigint_ignored():
+    # The watch starts as each worker process starts, before its first cell: a parent killed
+    # while workers are still importing must not leave them behind.
+    parallel = loky_parallel(min(workers, len(payloads)))
+    with sigint_ignored():
         results = parallel(delayed(run_cell)(p) for p in payloads)
     yield from results
-
-
-@contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT while worker processes are started here (they inherit SIG_IGN, and Python
-    then installs no KeyboardInterrupt handler in them); only possible in the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-#: Warnings that resource trackers print when they clean up after an interrupted run.
-_TRACKER_WARNINGS = (
-    "ignore::UserWarning:multiprocessing.resource_tracker",
-    "ignore::UserWarning:joblib.externals.loky.backend.resource_tracker",
-)
-
-
-@contextmanager
-def _quiet_trackers() -> Iterator[None]:
-    """Silence the resource trackers of the worker pools started inside this block.
-
-    multiprocessing's and loky's trackers (helper processes that inherit the environment) warn
-    about the semaphores they clean up after Ctrl-C; the cleanup is their job, and the warning
-    would follow the sweep's one-line message. Only processes started meanwhile see the change.
-    """
-    before = os.environ.get("PYTHONWARNINGS")
-    extra = ",".join(_TRACKER_WARNINGS)
-    os.environ["PYTHONWARNINGS"] = f"{before},{extra}" if before else extra
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("PYTHONWARNINGS", None)
-        else:
-            os.environ["PYTHONWARNINGS"] = before
-
-
-@contextmanager
-def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    from distributed import Client, LocalCluster
-
-    cluster = None
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise ConfigError(
-                "--scheduler", scheduler, f"the address of a running dask scheduler ({exc})"
-            ) from None
-    else:
-        # Worker processes inherit an ignored SIGINT, so Ctrl-C in a terminal stops this
-        # process alone, cleanly.
-        with _sigint_ignored(), _quiet_trackers():
-            cluster = LocalCluster(
-                n_workers=workers or default_workers(),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
-        client = Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _map_dask(client: Any, payloads: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
