@@ -105,7 +105,8 @@ class Observer:
 @dataclass
 class _MomentsAcc:
     size: int
-    buf: np.ndarray
+    shift: np.ndarray  # (WINDOW, rows): the first trial's value, per generation and row
+    sums: np.ndarray  # (WINDOW, 4, rows): power sums s1..s4 of the shifted values
     gens: list[int] = field(default_factory=list)
     parts: list[tuple[np.ndarray, Moments]] = field(default_factory=list)
 
@@ -113,9 +114,16 @@ class _MomentsAcc:
 class SummaryMoments(Observer):
     """Means (and variances, with standard errors) across trials of the family's observables.
 
-    Per block, recorded generations are buffered in windows of ``WINDOW`` and reduced to count,
-    mean and central sums M2..M4 (``modelcollapse.moments``); blocks merge with Pebay's formulas
-    in block order, so the summary is bit-identical for any number of workers.
+    Each recorded generation of a block is reduced at once, while its values are still in cache,
+    to power sums of the values shifted by the block's first trial; up to ``WINDOW`` generations
+    are then turned into count, mean and central sums M2..M4 together
+    (``Moments.from_power_sums``), and blocks merge with Pebay's formulas in block order, so the
+    summary is bit-identical for any number of workers.
+
+    Only what the kept metrics need is computed: an observable whose variance is reported needs
+    s1..s4 (the standard error of a variance needs M4, and merging M4 needs M3); one reported by
+    its mean only needs s1 and s2 (mean and its standard error); a 0/1 ``indicator`` needs only
+    s1, since y^2 = |y| for y = x - shift in {-1, 0, 1} with one sign, so s2 = |s1|.
     """
 
     def __init__(self, observables: Sequence[Observable], family_rows: Sequence[int], share: bool,
@@ -126,32 +134,83 @@ class SummaryMoments(Observer):
         self.keep = None if keep is None else list(keep)
         self._total: Moments | None = None
         self._gens: np.ndarray = np.empty(0, dtype=np.int64)
+        # Buffer layout: [variance reported][mean only][indicators][real_fraction, if any], so
+        # each kind of reduction is one call on a contiguous slice.
+        fam = [(i, obs) for i, obs in zip(self.family_rows, self.observables, strict=False)]
+
+        def order(obs: Observable) -> int:
+            if obs.moments and (self.keep is None or f"{obs.name}_var" in self.keep):
+                return 4
+            return 1 if obs.indicator else 2
+
+        ranked = sorted(range(len(fam)), key=lambda j: -order(fam[j][1]))  # stable
+        self._request = [fam[j][0] for j in ranked]
+        self._k4 = sum(order(fam[j][1]) == 4 for j in ranked)
+        self._k2 = sum(order(fam[j][1]) >= 2 for j in ranked)
+        self._col = {j: pos for pos, j in enumerate(ranked)}  # observable -> buffer row
+        if share:
+            self._col[len(self.observables) - 1] = len(ranked)
+        self._n_rows = len(ranked) + (1 if share else 0)
 
     def start(self, run: Any, block: Block) -> _MomentsAcc:
-        return _MomentsAcc(block.size, np.empty((WINDOW, len(self.observables), block.size)))
+        r = self._n_rows
+        return _MomentsAcc(block.size, np.empty((WINDOW, r)), np.zeros((WINDOW, 4, r)))
 
     def observe(self, acc: _MomentsAcc, generation: int, state: Any, share: Any) -> None:
         j = len(acc.gens)
-        rows = self.family_rows
-        if rows:
-            values = run_family_observe(self._family, state, rows)
+        if self._request:
+            values = run_family_observe(self._family, state, self._request)
             if self.share:
-                acc.buf[j, :-1] = values
-            else:
-                acc.buf[j] = values
+                values = np.concatenate([values, np.empty((1, acc.size))])
+        else:
+            values = np.empty((1, acc.size))
         if self.share:
-            acc.buf[j, -1] = 1.0 if share is None else share
+            values[-1] = 1.0 if share is None else share
+        # The values are shifted in place: copy anything that is not a fresh array of our own
+        # (a view could alias the family's state).
+        if (
+            values.dtype != np.float64
+            or values.base is not None
+            or not values.flags.writeable
+            or not values.flags.c_contiguous
+        ):
+            values = np.array(values, dtype=np.float64, order="C")
+        shift = values[:, 0].copy()
+        values -= shift[:, None]
+        sums = acc.sums[j]
+        sums[0] = values.sum(axis=1)
+        k2, k4 = self._k2, self._k4
+        if k2:
+            head = values[:k2]
+            sums[1, :k2] = np.einsum("ij,ij->i", head, head)
+        if k4:
+            head = values[:k4]
+            sq = head * head
+            sums[2, :k4] = np.einsum("ij,ij->i", sq, head)
+            sums[3, :k4] = np.einsum("ij,ij->i", sq, sq)
+        ind = slice(k2, len(self._request))
+        sums[1, ind] = np.abs(sums[0, ind])
+        if self.share:
+            sums[1, -1] = values[-1] @ values[-1]
+        acc.shift[j] = shift
         acc.gens.append(generation)
         if len(acc.gens) == WINDOW:
             self._flush(acc)
 
-    @staticmethod
-    def _flush(acc: _MomentsAcc) -> None:
-        if acc.gens:
-            acc.parts.append(
-                (np.asarray(acc.gens, dtype=np.int64), Moments.of(acc.buf[: len(acc.gens)]))
+    def _flush(self, acc: _MomentsAcc) -> None:
+        w = len(acc.gens)
+        if w:
+            s = acc.sums[:w]
+            part = Moments.from_power_sums(
+                acc.size, acc.shift[:w].copy(), s[:, 0], s[:, 1], s[:, 2], s[:, 3]
             )
+            # M3 and M4 of the rows whose variance is not reported are not computed: keep them
+            # at zero rather than the meaningless values the conversion gives them.
+            part.m3[:, self._k4 :] = 0.0
+            part.m4[:, self._k4 :] = 0.0
+            acc.parts.append((np.asarray(acc.gens, dtype=np.int64), part))
             acc.gens.clear()
+            acc.sums[:w] = 0.0
 
     def setup(self, run: Any) -> None:
         self._family = run.family
@@ -196,7 +255,8 @@ class SummaryMoments(Observer):
         se_mean = total.stderr_of_mean()
         var = total.variance()
         se_var = total.stderr_of_variance()
-        for i, obs in enumerate(self.observables):
+        for k, obs in enumerate(self.observables):
+            i = self._col[k]
             if obs.moments:
                 pairs = [
                     (f"{obs.name}_mean", total.mean[:, i], se_mean[:, i]),

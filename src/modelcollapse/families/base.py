@@ -31,12 +31,16 @@ class Observable:
     """A per-trial quantity averaged over trials.
 
     ``name`` is the metric name; with ``moments=True`` the summary reports ``{name}_mean`` and
-    ``{name}_var`` (variance across trials) instead of ``name`` itself.
+    ``{name}_var`` (variance across trials) instead of ``name`` itself. ``family.observe`` must
+    return exactly 0.0 or 1.0 for an ``indicator`` observable.
     """
 
     name: str
     moments: bool = False
     doc: str = ""
+    #: Takes only the values 0 and 1 (an event's indicator): its mean and variance follow from
+    #: the count of ones, so the summary needs one sum per generation instead of two.
+    indicator: bool = False
 
     def metric_names(self) -> tuple[str, ...]:
         if self.moments:

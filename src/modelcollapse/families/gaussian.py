@@ -163,34 +163,55 @@ class Gaussian(Family):
                 doc="KL(N(M_k, Sigma_k^2) || N(mu_0, sigma_0^2)) in nats",
             ),
         )
-        return base + tuple(Observable(eps_label(e), doc=f"Pr(Sigma_k > {e:g})") for e in self.eps)
+        return base + tuple(
+            Observable(eps_label(e), doc=f"Pr(Sigma_k > {e:g})", indicator=True) for e in self.eps
+        )
 
     def observe(self, state: GaussianState, rows: Sequence[int] | None = None) -> np.ndarray:
+        # Only the requested rows are computed, each shared intermediate (Sigma_k, the squared
+        # mean shift) once: this runs every recorded generation of every block.
         s0, log_s0_sq = self.sigma, 2 * math.log(self.sigma)
+        ls = state.log_sigma2
+        cache: dict[str, np.ndarray] = {}
 
         def shift() -> np.ndarray:
-            return (state.mu - self.mu) ** 2
+            if "shift" not in cache:
+                d = state.mu - self.mu
+                cache["shift"] = d * d
+            return cache["shift"]
 
         def sigma() -> np.ndarray:
-            return np.exp(0.5 * state.log_sigma2)
+            if "sigma" not in cache:
+                cache["sigma"] = np.exp(0.5 * ls)
+            return cache["sigma"]
+
+        def sigma2() -> np.ndarray:
+            if "sigma2" not in cache:
+                cache["sigma2"] = np.exp(ls)
+            return cache["sigma2"]
+
+        def w2() -> np.ndarray:
+            d = sigma() - s0
+            d *= d
+            d += shift()
+            return np.sqrt(d, out=d)
 
         def kl() -> np.ndarray:
-            sigma2 = np.exp(state.log_sigma2)
-            return 0.5 * (log_s0_sq - state.log_sigma2) + (sigma2 + shift()) / (2 * s0 * s0) - 0.5
+            # KL(N(m, s^2) || N(mu0, s0^2)) = log(s0/s) + (s^2 + (m - mu0)^2) / (2 s0^2) - 1/2
+            out = sigma2() + shift()
+            out *= 0.5 / (s0 * s0)
+            out -= 0.5 * ls
+            out += 0.5 * log_s0_sq - 0.5
+            return out
 
-        compute = [
-            lambda: state.mu,
-            sigma,
-            lambda: state.log_sigma2,
-            lambda: np.exp(state.log_sigma2),
-            shift,
-            lambda: np.sqrt(shift() + (sigma() - s0) ** 2),
-            kl,
-        ]
+        compute = [lambda: state.mu, sigma, lambda: ls, sigma2, shift, w2, kl]
         thresholds = [2.0 * math.log(e) for e in self.eps]
-        compute += [(lambda t=t: (state.log_sigma2 > t).astype(float)) for t in thresholds]
+        compute += [(lambda t=t: (ls > t).astype(float)) for t in thresholds]
         wanted = range(len(compute)) if rows is None else rows
-        return np.stack([compute[r]() for r in wanted])
+        out = np.empty((len(wanted), ls.shape[0]))
+        for i, r in enumerate(wanted):
+            out[i] = compute[r]()
+        return out
 
     def events(self) -> tuple[Event, ...]:
         return scale_events(self.eps)
