@@ -21,6 +21,11 @@ from modelcollapse.pools import CountPool
 
 #: Largest allowed deviation of a starting probability vector's sum from 1.
 PROB_SUM_TOL = 1e-9
+#: The exact step draws on the live columns only when at most this share of them is live in
+#: the block (the gather and scatter cost about two passes of the count matrix) ...
+COMPACT_SHARE = 0.6
+#: ... and the family has more than this many symbols.
+COMPACT_MIN_SYMBOLS = 16
 
 
 def check_probabilities(p: Sequence[float] | np.ndarray, field_name: str = "p") -> np.ndarray:
@@ -117,6 +122,22 @@ class Categorical(Family):
         return state.sum(axis=1, keepdims=True)
 
     def step_exact(self, state: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        m = state.shape[1]
+        if m > COMPACT_MIN_SYMBOLS and state.dtype.kind != "f":
+            # Dead symbols stay dead, so late in a run most columns are zero in every trial of
+            # the block; the multinomial sampler still walks every column of every row. Draw on
+            # the live columns only and scatter back. numpy's multinomial draws
+            # Binomial(rest, p_j / remaining) column by column and returns 0 without a draw for
+            # p_j = 0, giving the remainder to the last column: keeping the last column (live or
+            # not) and the order of the others makes the draws identical to the full matrix's.
+            live = state.any(axis=0)
+            live[-1] = True
+            cols = np.flatnonzero(live)
+            if cols.size <= COMPACT_SHARE * m:
+                sub = state[:, cols]
+                out = np.zeros(state.shape, dtype=np.int64)
+                out[:, cols] = rng.multinomial(n, sub / self._totals(sub))
+                return out
         return rng.multinomial(n, state / self._totals(state))
 
     def step_naive(self, state: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -208,6 +208,10 @@ class Gaussian(Family):
         thresholds = [2.0 * math.log(e) for e in self.eps]
         compute += [(lambda t=t: (ls > t).astype(float)) for t in thresholds]
         wanted = range(len(compute)) if rows is None else rows
+        if len(wanted) == 1:  # the usual case in experiments: no stacking copy
+            r = wanted[0]
+            v = compute[r]()
+            return (v.copy() if r in (0, 2) else v)[None, :]
         out = np.empty((len(wanted), ls.shape[0]))
         for i, r in enumerate(wanted):
             out[i] = compute[r]()
