@@ -92,20 +92,25 @@ def test_engine_time_to_total_collapse_matches_exact_chain():
     assert r.config["generations_run"] == gens[-1]
 
 
-def test_compacted_multinomial_step_draws_exactly_the_full_step(monkeypatch):
-    # Many columns dead in every trial (including the last one, the case that needs care):
-    # the compacted draw must equal the full draw bit for bit, from the same stream.
+@pytest.mark.parametrize("last_alive", [False, True])
+def test_packed_multinomial_step_draws_exactly_the_full_step(monkeypatch, last_alive):
+    # Each trial has its own few live symbols (a different number per trial, none in some
+    # columns, the last column live or dead): the packed draw must equal the full multinomial
+    # draw bit for bit, from the same stream. Seeds 5 and 9.
     rng = np.random.default_rng(5)
     m, trials, n = 200, 300, 150
     state = np.zeros((trials, m), dtype=np.int64)
-    live = rng.choice(m - 1, 40, replace=False)  # the last column is dead everywhere
-    state[:, live] = rng.multinomial(n, np.full(live.size, 1.0 / live.size), size=trials)
+    for t in range(trials):
+        k = 1 + t % 7
+        pool = m if last_alive else m - 1
+        live = rng.choice(pool, k, replace=False)
+        state[t, live] = rng.multinomial(n, np.full(k, 1.0 / k))
     fam = Categorical(p=np.full(m, 1.0 / m))
     monkeypatch.setattr(categorical, "COMPACT_SHARE", 1.0)
-    compact = fam.step_exact(state, n, np.random.default_rng(9))
+    packed = fam.step_exact(state, n, np.random.default_rng(9))
     monkeypatch.setattr(categorical, "COMPACT_SHARE", 0.0)
     full = fam.step_exact(state, n, np.random.default_rng(9))
-    np.testing.assert_array_equal(compact, full)
-    assert np.all(compact.sum(axis=1) == n)
-    assert not np.any(compact[:, state.sum(axis=0) == 0])
-    assert math.isclose(compact.mean(), n / m)
+    np.testing.assert_array_equal(packed, full)
+    assert np.all(packed.sum(axis=1) == n)
+    assert not np.any(packed[state == 0])  # dead symbols stay dead
+    assert math.isclose(packed.mean(), n / m)
