@@ -41,6 +41,10 @@ class Observable:
     #: Takes only the values 0 and 1 (an event's indicator): its mean and variance follow from
     #: the count of ones, so the summary needs one sum per generation instead of two.
     indicator: bool = False
+    #: Reported when ``simulate`` is given no ``metrics`` (``metrics="all"`` reports every
+    #: observable). Families leave out of the default set only what is costly to summarise
+    #: and is not needed by the paper's experiments (see docs/benchmarks.md).
+    default: bool = True
 
     def metric_names(self) -> tuple[str, ...]:
         if self.moments:
@@ -158,6 +162,10 @@ class Family(ABC):
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(m for obs in self.observables() for m in obs.metric_names())
+
+    def default_metric_names(self) -> tuple[str, ...]:
+        """The metrics summarised when none are asked for (observables with ``default``)."""
+        return tuple(m for obs in self.observables() if obs.default for m in obs.metric_names())
 
     # -- absorbing and degenerate states (time to collapse) --------------------------------
     def events(self) -> tuple[Event, ...]:
