@@ -16,7 +16,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats
 
 #: Largest n with precomputed tables: (n+1)^2 CDF entries and 4 (n+1)^2 guide entries, about
 #: 25 MiB at n = 1024 (at most four tables are cached).
@@ -27,6 +26,9 @@ class LatticeBinomial:
     """Binomial(n, c/n) draws for integer arrays of c in 0..n."""
 
     def __init__(self, n: int):
+        # scipy.stats takes about a second to import: only Bernoulli runs that draw pay it.
+        from scipy import stats
+
         self.n = n
         c = np.arange(n + 1)
         pmf = stats.binom.pmf(c[None, :], n, c[:, None] / n)
