@@ -112,13 +112,14 @@ def run(k: int, n: int, trials: int, peer_trials: int, seed: int = 1) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--tiny", action="store_true", help="K = n = 10, a few trials")
     parser.add_argument("--symbols", type=int, default=None, help="K (= n); default 1000")
     parser.add_argument("--trials", type=int, default=None, help="our trials (default 1000)")
     parser.add_argument("--peer-trials", type=int, default=None, help="peer trials (default 20)")
     args = parser.parse_args(argv)
-    k = args.symbols or (50 if args.quick else 1000)
-    trials = args.trials or (200 if args.quick else 1000)
-    peer_trials = args.peer_trials or (5 if args.quick else 20)
+    k = args.symbols or (10 if args.tiny else 50 if args.quick else 1000)
+    trials = args.trials or (20 if args.tiny else 200 if args.quick else 1000)
+    peer_trials = args.peer_trials or (2 if args.tiny else 5 if args.quick else 20)
     r = run(k, k, trials, peer_trials)
     print(
         f"# run until total collapse ({platform.processor() or platform.machine()}, "

@@ -35,8 +35,13 @@ import numpy as np  # noqa: E402
 from modelcollapse import simulate  # noqa: E402
 
 
-def rate(func, work: float, *, clock=time.process_time, min_time: float = 0.3) -> float:
+#: Seconds each timing try repeats its function for (0 in a --tiny run: one call per try).
+MIN_TIME = 0.3
+
+
+def rate(func, work: float, *, clock=time.process_time, min_time: float | None = None) -> float:
     """Best-of-three work units per second of ``func`` (each try repeats it for ``min_time``)."""
+    min_time = MIN_TIME if min_time is None else min_time
     best = math.inf
     for _ in range(3):
         reps, start = 0, clock()
@@ -146,10 +151,10 @@ def engine_rows(T: int, G: int, quick: bool) -> list[dict]:
     return rows
 
 
-def categorical_row(quick: bool) -> dict:
+def categorical_row(quick: bool, tiny: bool = False) -> dict:
     # 20,000 symbols, n = 500,000 tokens, Zipf-like counts: exact (multinomial) against naive.
     rng = np.random.default_rng(0)
-    m, n = (2_000, 50_000) if quick else (20_000, 500_000)
+    m, n = (200, 5_000) if tiny else (2_000, 50_000) if quick else (20_000, 500_000)
     weights = 1.0 / (np.arange(m) + 2.7)
     counts = np.maximum(1, np.round(weights / weights.sum() * n)).astype(np.int64)
     counts[0] += n - counts.sum()
@@ -192,14 +197,18 @@ def _r(a, b) -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes, one call per timing")
     parser.add_argument("--trials", type=int, default=None, help="trials per engine run")
     parser.add_argument("--worker-trials", type=int, default=None, help="trials, worker runs")
     args = parser.parse_args(argv)
-    T = args.trials or (20_000 if args.quick else 200_000)
-    G = 5 if args.quick else 20
-    WT = args.worker_trials or (40_000 if args.quick else 1_000_000)
+    global MIN_TIME
+    if args.tiny:
+        args.quick, MIN_TIME = True, 0.0
+    T = args.trials or (2_000 if args.tiny else 20_000 if args.quick else 200_000)
+    G = 2 if args.tiny else 5 if args.quick else 20
+    WT = args.worker_trials or (4_000 if args.tiny else 40_000 if args.quick else 1_000_000)
     rows = engine_rows(T, G, args.quick)
-    cat = categorical_row(args.quick)
+    cat = categorical_row(args.quick, args.tiny)
     workers = worker_rows(WT, 10)
 
     print(

@@ -89,9 +89,10 @@ def api_seconds(corpus: str, generations: int, trials: int, out: Path | None) ->
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 generations, 1 trial, one try")
+    parser.add_argument("--tiny", action="store_true", help="the same as --quick")
     parser.add_argument("--corpus", default=str(CORPUS))
     args = parser.parse_args(argv)
-    generations, trials, tries = (2, 1, 1) if args.quick else (10, 5, 3)
+    generations, trials, tries = (2, 1, 1) if args.quick or args.tiny else (10, 5, 3)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         api_seconds(args.corpus, 1, 1, None)  # imports and first-use caches, not timed

@@ -1,0 +1,59 @@
+"""The benchmark scripts run, at a tiny size, through their ``main``: a benchmark that no longer
+matches the library fails here instead of when someone next wants a number. Timings are not
+checked (the machine is shared); the numbers each script checks itself (the identical summaries
+for any worker count, the mean absorption time) are."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_engine_runs_tiny(capsys):
+    out = _load("bench_engine").main(["--tiny"])
+    assert {r["setting"] for r in out["engine"]} >= {"gaussian n=1000", "poisson lambda0=1 n=100"}
+    for r in out["engine"]:
+        assert all(r[k] > 0 for k in ("raw", "default", "one", "naive"))
+    assert all(w["identical"] for w in out["workers"])  # results never depend on the workers
+    assert "| gaussian n=1000 |" in capsys.readouterr().out
+
+
+def test_bench_collapse_runs_tiny(capsys):
+    r = _load("bench_collapse").main(["--tiny"])
+    assert r["K"] == r["n"] == 10 and r["trials"] == 20
+    assert r["ours_s"] > 0 and r["peer_s"] > 0
+    # Both sides simulate the same chain: every trial was absorbed, at a positive generation.
+    assert math.isfinite(r["mean"]) and r["mean"] >= 1 and r["peer_mean"] >= 1
+    assert r["generations_run"] >= r["mean"]
+    assert "| 10 |" in capsys.readouterr().out
+
+
+def _small_corpus(path: Path) -> Path:
+    rng = np.random.default_rng(7)
+    words = np.array([f"w{i}" for i in range(300)])
+    weights = 1.0 / (np.arange(300) + 2.7)
+    tokens = rng.choice(words, size=3000, p=weights / weights.sum())
+    path.write_text(
+        "\n".join(" ".join(tokens[i : i + 12]) for i in range(0, 3000, 12)) + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_bench_forget_runs_tiny(tmp_path, capsys):
+    corpus = _small_corpus(tmp_path / "corpus.txt")
+    r = _load("bench_forget").main(["--tiny", "--corpus", str(corpus)])
+    assert r["cli_cpu_s"] > 0 and r["api_same_run_s"] > 0 and r["api_script_s"] > 0
+    assert "command / script" in capsys.readouterr().out
