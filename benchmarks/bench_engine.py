@@ -34,7 +34,6 @@ import numpy as np  # noqa: E402
 
 from modelcollapse import simulate  # noqa: E402
 
-
 #: Seconds each timing try repeats its function for (0 in a --tiny run: one call per try).
 MIN_TIME = 0.3
 
