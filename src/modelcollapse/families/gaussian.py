@@ -100,8 +100,14 @@ class Gaussian(Family):
         np.exp(mu, out=mu)  # Sigma / sqrt(n)
         mu *= z
         mu += state.mu
-        with np.errstate(divide="ignore"):
+        if n >= 4:
+            # Shape > 1: numpy draws by Marsaglia and Tsang's method, which only returns values
+            # > 0 (it rejects v <= 0; shape 1 and below use other methods), so log cannot
+            # divide by zero and the errstate context (about 1% of this step) is not needed.
             np.log(g, out=g)
+        else:
+            with np.errstate(divide="ignore"):
+                np.log(g, out=g)
         g += state.log_sigma2
         g += math.log(2.0 / self.divisor(n))
         return GaussianState(mu, g)
