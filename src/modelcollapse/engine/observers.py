@@ -353,6 +353,7 @@ class _HitAcc:
     first: np.ndarray  # (events, trials) first generation in the event, -1 if not yet
     waiting: int  # trials not yet in the ``until`` event
     count: list[int]  # trials now in each absorbing event
+    wait: np.ndarray | None = None  # trials not yet in every event (row-state families)
 
 
 class HittingTimes(Observer):
@@ -384,6 +385,7 @@ class HittingTimes(Observer):
         # (a lost symbol redrawn from the real data), so only replace gets the counting shortcut.
         simple = getattr(run, "simple", False)
         self._absorbing = [simple and absorbing[e] for e in self.events]
+        self._subset = bool(self._absorbing) and all(self._absorbing)
         self._until = None if self.until is None else self.events.index(self.until)
         self._family = run.family
         self._hist: list[np.ndarray] = [np.zeros(1, dtype=np.int64) for _ in self.events]
@@ -397,6 +399,9 @@ class HittingTimes(Observer):
         )
 
     def observe(self, acc: _HitAcc, generation: int, state: Any, share: Any) -> None:
+        if self._subset and isinstance(state, np.ndarray) and state.ndim == 2:
+            self._observe_waiting(acc, generation, state)
+            return
         hits = self._family.hits(state, self._rows)
         changed = False
         for i, absorbing in enumerate(self._absorbing):
@@ -415,6 +420,34 @@ class HittingTimes(Observer):
                 changed = True
         if changed and self._until is not None:
             acc.waiting = int(np.count_nonzero(acc.first[self._until] < 0))
+
+    def _observe_waiting(self, acc: _HitAcc, generation: int, state: np.ndarray) -> None:
+        """Test only the trials that have not entered every event yet.
+
+        For a state with a row of numbers per trial (a categorical count vector) the test is a
+        pass over the whole matrix; when all events are absorbing, a trial that has entered all
+        of them needs no more testing, and late in a run to total collapse that is nearly every
+        trial (the run lasts as long as its slowest trial).
+        """
+        wait = acc.wait
+        if wait is None:
+            wait = acc.wait = np.arange(acc.first.shape[1])
+        if wait.size == 0:
+            return
+        # Gathering the waiting rows copies them: worth it only when they are few.
+        whole = 2 * wait.size > acc.first.shape[1]
+        hits = self._family.hits(state if whole else state[wait], self._rows)
+        changed = False
+        for i in range(len(self.events)):
+            row = hits[i][wait] if whole else hits[i]
+            fresh = row & (acc.first[i, wait] < 0)
+            if fresh.any():
+                acc.first[i, wait[fresh]] = generation
+                changed = True
+        if changed:
+            acc.wait = np.flatnonzero((acc.first < 0).any(axis=0))
+            if self._until is not None:
+                acc.waiting = int(np.count_nonzero(acc.first[self._until] < 0))
 
     def done(self, acc: _HitAcc) -> bool:
         """Whether every trial of the block has entered the ``until`` event."""
