@@ -174,25 +174,31 @@ class SummaryMoments(Observer):
         if values.dtype != np.float64 or not values.flags.c_contiguous:
             values = np.array(values, dtype=np.float64, order="C")
         shift = values[:, 0].copy()
-        values -= shift[:, None]
         sums = acc.sums[j]
-        # Sums as BLAS products (a matrix-vector product for s1, dot products for the rest):
-        # several times faster than numpy's reductions at a block's size.
-        sums[0] = values @ acc.ones
-        k2, k4 = self._k2, self._k4
-        for i in range(k2):
-            row = values[i]
-            sums[1, i] = row @ row
-        for i in range(k4):
-            row = values[i]
-            sq = row * row
-            sums[2, i] = sq @ row
-            sums[3, i] = sq @ sq
-        if self._n_ind:
-            ind = slice(k2, k2 + self._n_ind)
-            sums[1, ind] = np.abs(sums[0, ind])
+        k2, k4, n_ind = self._k2, self._k4, self._n_ind
+        if k2:
+            head = values[:k2]
+            head -= shift[:k2, None]
+            # Sums as BLAS products (a matrix-vector product for s1, dot products for the
+            # rest): several times faster than numpy's reductions at a block's size.
+            sums[0, :k2] = head @ acc.ones
+            for i in range(k2):
+                row = head[i]
+                sums[1, i] = row @ row
+            for i in range(k4):
+                row = head[i]
+                sq = row * row
+                sums[2, i] = sq @ row
+                sums[3, i] = sq @ sq
+        for i in range(k2, k2 + n_ind):
+            # A 0/1 row needs no shifting: s1 = (number of ones) - N x0, exactly.
+            sums[0, i] = np.count_nonzero(values[i]) - acc.size * shift[i]
+            sums[1, i] = abs(sums[0, i])
         if self.share:
-            sums[1, -1] = values[-1] @ values[-1]
+            row = values[-1]
+            row -= shift[-1]
+            sums[0, -1] = row @ acc.ones
+            sums[1, -1] = row @ row
         acc.shift[j] = shift
         acc.gens.append(generation)
         if len(acc.gens) == WINDOW:

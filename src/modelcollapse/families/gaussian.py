@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -24,6 +24,13 @@ from modelcollapse.pools import MomentPool
 class GaussianState:
     mu: np.ndarray
     log_sigma2: np.ndarray
+    #: Sigma_k = exp(log_sigma2 / 2) where already computed (the exact step computes it once
+    #: for its own next step and for the observables that need it); None: not yet known.
+    sigma: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def scale(self) -> np.ndarray:
+        """Sigma_k per trial (may be the state's own array: do not modify it)."""
+        return np.exp(0.5 * self.log_sigma2) if self.sigma is None else self.sigma
 
 
 def eps_label(eps: float) -> str:
@@ -95,10 +102,8 @@ class Gaussian(Family):
         trials = state.mu.shape[0]
         z = rng.standard_normal(trials)
         g = rng.standard_gamma(0.5 * (n - 1), trials)
-        mu = state.log_sigma2 - math.log(n)
-        mu *= 0.5
-        np.exp(mu, out=mu)  # Sigma / sqrt(n)
-        mu *= z
+        mu = state.scale() * z
+        mu *= 1.0 / math.sqrt(n)
         mu += state.mu
         if n >= 4:
             # Shape > 1: numpy draws by Marsaglia and Tsang's method, which only returns values
@@ -110,7 +115,9 @@ class Gaussian(Family):
                 np.log(g, out=g)
         g += state.log_sigma2
         g += math.log(2.0 / self.divisor(n))
-        return GaussianState(mu, g)
+        sigma = np.multiply(g, 0.5)
+        np.exp(sigma, out=sigma)  # underflows to 0 exactly where exp(log Sigma^2 / 2) does
+        return GaussianState(mu, g, sigma)
 
     def step_naive(self, state: GaussianState, n: int, rng: np.random.Generator) -> GaussianState:
         z = rng.standard_normal((state.mu.shape[0], n))
@@ -193,9 +200,7 @@ class Gaussian(Family):
             return cache["shift"]
 
         def sigma() -> np.ndarray:
-            if "sigma" not in cache:
-                cache["sigma"] = np.exp(0.5 * ls)
-            return cache["sigma"]
+            return state.scale()  # the exact step's own Sigma_k where it has one
 
         def sigma2() -> np.ndarray:
             if "sigma2" not in cache:
@@ -223,7 +228,7 @@ class Gaussian(Family):
         if len(wanted) == 1:  # the usual case in experiments: no stacking copy
             r = wanted[0]
             v = compute[r]()
-            return (v.copy() if r in (0, 2) else v)[None, :]
+            return (v.copy() if r in (0, 1, 2) else v)[None, :]  # 0-2 may be the state's
         out = np.empty((len(wanted), ls.shape[0]))
         for i, r in enumerate(wanted):
             out[i] = compute[r]()
@@ -243,7 +248,7 @@ class Gaussian(Family):
         return ("mu", "sigma", "log_sigma2")
 
     def trajectory(self, state: GaussianState) -> np.ndarray:
-        return np.stack([state.mu, np.exp(0.5 * state.log_sigma2), state.log_sigma2])
+        return np.stack([state.mu, state.scale(), state.log_sigma2])
 
     def state_elements(self) -> int:
         return 2
