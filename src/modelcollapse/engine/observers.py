@@ -170,15 +170,15 @@ class SummaryMoments(Observer):
             values = np.empty((1, acc.size))
         if self.share:
             values[-1] = 1.0 if share is None else share
-        # ``Family.observe`` returns a fresh array owned by the caller: it is shifted in place.
+        # ``Family.observe`` may return views of the state (one requested row often is the
+        # state): the values are only read here, shifted into a new array.
         if values.dtype != np.float64 or not values.flags.c_contiguous:
             values = np.array(values, dtype=np.float64, order="C")
         shift = values[:, 0].copy()
         sums = acc.sums[j]
         k2, k4, n_ind = self._k2, self._k4, self._n_ind
         if k2:
-            head = values[:k2]
-            head -= shift[:k2, None]
+            head = values[:k2] - shift[:k2, None]
             # Sums as BLAS products (a matrix-vector product for s1, dot products for the
             # rest): several times faster than numpy's reductions at a block's size.
             sums[0, :k2] = head @ acc.ones
@@ -195,8 +195,7 @@ class SummaryMoments(Observer):
             sums[0, i] = np.count_nonzero(values[i]) - acc.size * shift[i]
             sums[1, i] = abs(sums[0, i])
         if self.share:
-            row = values[-1]
-            row -= shift[-1]
+            row = values[-1] - shift[-1]
             sums[0, -1] = row @ acc.ones
             sums[1, -1] = row @ row
         acc.shift[j] = shift

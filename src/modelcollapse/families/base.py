@@ -132,9 +132,9 @@ class Family(ABC):
     def observe(self, state: State, rows: Sequence[int] | None = None) -> np.ndarray:
         """Per-trial values of ``observables()``, shape (number of observables, trials).
 
-        The array is new and belongs to the caller (the summary shifts it in place): never
-        return a view of the state. With ``rows`` only those observables are returned, in that
-        order; families whose
+        The array may share memory with the state (a single requested row often is a state
+        array); callers never modify it. With ``rows`` only those observables are returned, in
+        that order; families whose
         observables are costly compute only those (the engine asks for the requested metrics'
         rows every recorded generation), the others may compute all and select.
         """

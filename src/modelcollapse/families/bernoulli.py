@@ -106,9 +106,7 @@ class Bernoulli(Family):
         )
         wanted = range(len(compute)) if rows is None else rows
         if len(wanted) == 1:  # the usual case in experiments: no stacking copy
-            r = wanted[0]
-            v = compute[r]()
-            return (v.copy() if r in (0,) else v)[None, :]
+            return compute[wanted[0]]()[None, :]
         out = np.empty((len(wanted), state.shape[0]))
         for i, r in enumerate(wanted):
             out[i] = compute[r]()

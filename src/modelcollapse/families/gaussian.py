@@ -226,9 +226,7 @@ class Gaussian(Family):
         compute += [(lambda t=t: (ls > t).astype(float)) for t in thresholds]
         wanted = range(len(compute)) if rows is None else rows
         if len(wanted) == 1:  # the usual case in experiments: no stacking copy
-            r = wanted[0]
-            v = compute[r]()
-            return (v.copy() if r in (0, 1, 2) else v)[None, :]  # 0-2 may be the state's
+            return compute[wanted[0]]()[None, :]
         out = np.empty((len(wanted), ls.shape[0]))
         for i, r in enumerate(wanted):
             out[i] = compute[r]()
