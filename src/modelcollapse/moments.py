@@ -46,13 +46,35 @@ class Moments:
         s2 = y2.sum(axis=-1)
         s3 = np.einsum("...i,...i->...", y2, y)
         s4 = np.einsum("...i,...i->...", y2, y2)
-        m = s1 / count
+        return cls.from_power_sums(count, shift[..., 0], s1, s2, s3, s4)
+
+    @classmethod
+    def from_power_sums(
+        cls,
+        count: int | np.ndarray,
+        shift: np.ndarray,
+        s1: np.ndarray,
+        s2: np.ndarray,
+        s3: np.ndarray | None = None,
+        s4: np.ndarray | None = None,
+    ) -> Moments:
+        """Moments from the power sums s_j = sum_i (x_i - shift)^j of ``count`` values.
+
+        Central sums from raw ones (e.g. Pebay 2008, eq. 1.1 expanded binomially):
+        M2 = s2 - N m^2, M3 = s3 - 3 m s2 + 2 N m^3, M4 = s4 - 4 m s3 + 6 m^2 s2 - 3 N m^4 with
+        m = s1 / N. Without s3 and s4 (series whose variance is not reported) M3 and M4 are
+        left at zero; they are then never read (see ``SummaryMoments``).
+        """
+        n = np.broadcast_to(np.asarray(count, dtype=float), np.shape(s1)).copy()
+        m = s1 / n
         mm = m * m
-        m2 = s2 - count * mm
-        m3 = s3 - 3 * m * s2 + 2 * count * mm * m
-        m4 = s4 - 4 * m * s3 + 6 * mm * s2 - 3 * count * mm * mm
-        n = np.full(x.shape[:-1], count, dtype=float)
-        return cls(n, shift[..., 0] + m, np.maximum(m2, 0.0), m3, np.maximum(m4, 0.0))
+        m2 = s2 - n * mm
+        if s3 is None or s4 is None:
+            zero = np.zeros(np.shape(s1))
+            return cls(n, shift + m, np.maximum(m2, 0.0), zero, zero.copy())
+        m3 = s3 - 3 * m * s2 + 2 * n * mm * m
+        m4 = s4 - 4 * m * s3 + 6 * mm * s2 - 3 * n * mm * mm
+        return cls(n, shift + m, np.maximum(m2, 0.0), m3, np.maximum(m4, 0.0))
 
     def merge(self, other: Moments, where: tuple | slice | np.ndarray = slice(None)) -> None:
         """Fold ``other`` into ``self[where]`` (in place)."""

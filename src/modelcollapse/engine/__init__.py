@@ -40,6 +40,8 @@ METHODS = ("exact", "naive")
 MAX_TRAJECTORY_VALUES = 50_000_000
 #: ``until`` value meaning "the family's total collapse" (its terminal event).
 COLLAPSE = "collapse"
+#: ``metrics`` value asking for every metric the family and the observers report.
+ALL_METRICS = "all"
 
 __all__ = [
     "Block",
@@ -95,7 +97,7 @@ def simulate(
     estimator: str | None = None,
     method: str | None = None,
     eps: Sequence[float] = (),
-    metrics: Sequence[str] | None = None,
+    metrics: Sequence[str] | str | None = None,
     trajectories: bool | int = False,
     record_every: int = 1,
     workflow: str = "replace",
@@ -132,8 +134,11 @@ def simulate(
         Default: ``"exact"`` where the family has it, else ``"naive"`` (mixtures).
     eps : thresholds for ``sigma_above[eps=...]`` = Pr(Sigma_k > eps) and for the collapse
         events ``sigma<eps`` (families with a scale).
-    metrics : keep only these metrics in the summary (default: all the family reports,
-        including the hitting times ``reached[E]`` and ``time_to[E]_*`` of its events).
+    metrics : keep only these metrics in the summary. Default: the family's default set
+        (``Family.default_metric_names()``: everything but a few costly distances, e.g. the
+        Gaussian's distances to the start) with the hitting times ``reached[E]`` and
+        ``time_to[E]_*`` of its events and your observers' metrics; ``"all"`` (or ``["all"]``)
+        reports every metric.
     trajectories : ``True`` records every trial's parameters at every recorded generation; an
         integer records only that many (the first) trials.
     record_every : summarise every r-th generation (and the last) only; for very long runs.
@@ -228,11 +233,24 @@ def simulate(
     fam_metrics = tuple(m for obs in fam_observers for m in obs.metric_names(fam))
     user_metrics = fam_metrics + tuple(m for obs in observers for m in obs.metric_names(fam))
     all_metrics = moment_metrics + hit_metrics + user_metrics
-    if metrics is not None:
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if metrics is not None and list(metrics) == [ALL_METRICS]:
+        metrics = None  # every metric
+    elif metrics is None:
+        default = set(fam.default_metric_names())
+        if workflow != "replace":
+            default.add("real_fraction")
+        metrics = [m for m in moment_metrics if m in default] + list(hit_metrics + user_metrics)
+        if len(metrics) == len(all_metrics):
+            metrics = None
+    else:
         metrics = resolve_metrics(list(metrics), all_metrics)
         for m in metrics:
             if m not in all_metrics:
-                raise ConfigError("metric", m, f"{fam.name} reports: {', '.join(all_metrics)}")
+                raise ConfigError(
+                    "metric", m, f"{fam.name} reports: {', '.join(all_metrics)} (or {ALL_METRICS})"
+                )
     until_event = None
     if until is not None:
         if until == COLLAPSE:

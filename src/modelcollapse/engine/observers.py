@@ -134,7 +134,9 @@ def named_observer(name: str) -> Observer:
 @dataclass
 class _MomentsAcc:
     size: int
-    buf: np.ndarray
+    shift: np.ndarray  # (WINDOW, rows): the first trial's value, per generation and row
+    sums: np.ndarray  # (WINDOW, 4, rows): power sums s1..s4 of the shifted values
+    ones: np.ndarray  # (trials,): s1 as one matrix-vector product
     gens: list[int] = field(default_factory=list)
     parts: list[tuple[np.ndarray, Moments]] = field(default_factory=list)
 
@@ -142,9 +144,16 @@ class _MomentsAcc:
 class SummaryMoments(Observer):
     """Means (and variances, with standard errors) across trials of the family's observables.
 
-    Per block, recorded generations are buffered in windows of ``WINDOW`` and reduced to count,
-    mean and central sums M2..M4 (``modelcollapse.moments``); blocks merge with Pebay's formulas
-    in block order, so the summary is bit-identical for any number of workers.
+    Each recorded generation of a block is reduced at once, while its values are still in cache,
+    to power sums of the values shifted by the block's first trial; up to ``WINDOW`` generations
+    are then turned into count, mean and central sums M2..M4 together
+    (``Moments.from_power_sums``), and blocks merge with Pebay's formulas in block order, so the
+    summary is bit-identical for any number of workers.
+
+    Only what the kept metrics need is computed: an observable whose variance is reported needs
+    s1..s4 (the standard error of a variance needs M4, and merging M4 needs M3); one reported by
+    its mean only needs s1 and s2 (mean and its standard error); a 0/1 ``indicator`` needs only
+    s1, since y^2 = |y| for y = x - shift in {-1, 0, 1} with one sign, so s2 = |s1|.
     """
 
     def __init__(self, observables: Sequence[Observable], family_rows: Sequence[int], share: bool,
@@ -155,32 +164,88 @@ class SummaryMoments(Observer):
         self.keep = None if keep is None else list(keep)
         self._total: Moments | None = None
         self._gens: np.ndarray = np.empty(0, dtype=np.int64)
+        # Buffer layout: [variance reported][mean only][indicators][real_fraction, if any], so
+        # each kind of reduction is one call on a contiguous slice.
+        fam = [(i, obs) for i, obs in zip(self.family_rows, self.observables, strict=False)]
+
+        def order(obs: Observable) -> int:
+            if obs.moments and (self.keep is None or f"{obs.name}_var" in self.keep):
+                return 4
+            return 1 if obs.indicator else 2
+
+        ranked = sorted(range(len(fam)), key=lambda j: -order(fam[j][1]))  # stable
+        self._request = [fam[j][0] for j in ranked]
+        self._k4 = sum(order(fam[j][1]) == 4 for j in ranked)
+        self._k2 = sum(order(fam[j][1]) >= 2 for j in ranked)
+        self._n_ind = len(ranked) - self._k2
+        self._col = {j: pos for pos, j in enumerate(ranked)}  # observable -> buffer row
+        if share:
+            self._col[len(self.observables) - 1] = len(ranked)
+        self._n_rows = len(ranked) + (1 if share else 0)
 
     def start(self, run: Any, block: Block) -> _MomentsAcc:
-        return _MomentsAcc(block.size, np.empty((WINDOW, len(self.observables), block.size)))
+        r = self._n_rows
+        return _MomentsAcc(
+            block.size, np.empty((WINDOW, r)), np.zeros((WINDOW, 4, r)), np.ones(block.size)
+        )
 
     def observe(self, acc: _MomentsAcc, generation: int, state: Any, share: Any) -> None:
         j = len(acc.gens)
-        rows = self.family_rows
-        if rows:
-            values = run_family_observe(self._family, state, rows)
+        if self._request:
+            values = run_family_observe(self._family, state, self._request)
             if self.share:
-                acc.buf[j, :-1] = values
-            else:
-                acc.buf[j] = values
+                values = np.concatenate([values, np.empty((1, acc.size))])
+        else:
+            values = np.empty((1, acc.size))
         if self.share:
-            acc.buf[j, -1] = 1.0 if share is None else share
+            values[-1] = 1.0 if share is None else share
+        # ``Family.observe`` may return views of the state (one requested row often is the
+        # state): the values are only read here, shifted into a new array.
+        if values.dtype != np.float64 or not values.flags.c_contiguous:
+            values = np.array(values, dtype=np.float64, order="C")
+        shift = values[:, 0].copy()
+        sums = acc.sums[j]
+        k2, k4, n_ind = self._k2, self._k4, self._n_ind
+        if k2:
+            head = values[:k2] - shift[:k2, None]
+            # Sums as BLAS products (a matrix-vector product for s1, dot products for the
+            # rest): several times faster than numpy's reductions at a block's size.
+            sums[0, :k2] = head @ acc.ones
+            for i in range(k2):
+                row = head[i]
+                sums[1, i] = row @ row
+            for i in range(k4):
+                row = head[i]
+                sq = row * row
+                sums[2, i] = sq @ row
+                sums[3, i] = sq @ sq
+        for i in range(k2, k2 + n_ind):
+            # A 0/1 row needs no shifting: s1 = (number of ones) - N x0, exactly.
+            sums[0, i] = np.count_nonzero(values[i]) - acc.size * shift[i]
+            sums[1, i] = abs(sums[0, i])
+        if self.share:
+            row = values[-1] - shift[-1]
+            sums[0, -1] = row @ acc.ones
+            sums[1, -1] = row @ row
+        acc.shift[j] = shift
         acc.gens.append(generation)
         if len(acc.gens) == WINDOW:
             self._flush(acc)
 
-    @staticmethod
-    def _flush(acc: _MomentsAcc) -> None:
-        if acc.gens:
-            acc.parts.append(
-                (np.asarray(acc.gens, dtype=np.int64), Moments.of(acc.buf[: len(acc.gens)]))
+    def _flush(self, acc: _MomentsAcc) -> None:
+        w = len(acc.gens)
+        if w:
+            s = acc.sums[:w]
+            part = Moments.from_power_sums(
+                acc.size, acc.shift[:w].copy(), s[:, 0], s[:, 1], s[:, 2], s[:, 3]
             )
+            # M3 and M4 of the rows whose variance is not reported are not computed: keep them
+            # at zero rather than the meaningless values the conversion gives them.
+            part.m3[:, self._k4 :] = 0.0
+            part.m4[:, self._k4 :] = 0.0
+            acc.parts.append((np.asarray(acc.gens, dtype=np.int64), part))
             acc.gens.clear()
+            acc.sums[:w] = 0.0
 
     def setup(self, run: Any) -> None:
         self._family = run.family
@@ -225,7 +290,8 @@ class SummaryMoments(Observer):
         se_mean = total.stderr_of_mean()
         var = total.variance()
         se_var = total.stderr_of_variance()
-        for i, obs in enumerate(self.observables):
+        for k, obs in enumerate(self.observables):
+            i = self._col[k]
             if obs.moments:
                 pairs = [
                     (f"{obs.name}_mean", total.mean[:, i], se_mean[:, i]),
@@ -320,6 +386,8 @@ def hit_metric_names(event: str) -> tuple[str, ...]:
 class _HitAcc:
     first: np.ndarray  # (events, trials) first generation in the event, -1 if not yet
     waiting: int  # trials not yet in the ``until`` event
+    count: list[int]  # trials now in each absorbing event
+    wait: np.ndarray | None = None  # trials not yet in every event (row-state families)
 
 
 class HittingTimes(Observer):
@@ -346,19 +414,72 @@ class HittingTimes(Observer):
     def setup(self, run: Any) -> None:
         names = [e.name for e in run.family.events()]
         self._rows = [names.index(e) for e in self.events]
+        absorbing = {e.name: e.absorbing for e in run.family.events()}
+        # Under other workflows real data can bring a trial back out of an "absorbing" state
+        # (a lost symbol redrawn from the real data), so only replace gets the counting shortcut.
+        simple = getattr(run, "simple", False)
+        self._absorbing = [simple and absorbing[e] for e in self.events]
+        self._subset = bool(self._absorbing) and all(self._absorbing)
         self._until = None if self.until is None else self.events.index(self.until)
         self._family = run.family
         self._hist: list[np.ndarray] = [np.zeros(1, dtype=np.int64) for _ in self.events]
         self._censored = np.zeros(len(self.events), dtype=np.int64)
 
     def start(self, run: Any, block: Block) -> _HitAcc:
-        return _HitAcc(np.full((len(self.events), block.size), -1, dtype=np.int64), block.size)
+        return _HitAcc(
+            np.full((len(self.events), block.size), -1, dtype=np.int64),
+            block.size,
+            [0] * len(self.events),
+        )
 
     def observe(self, acc: _HitAcc, generation: int, state: Any, share: Any) -> None:
+        if self._subset and isinstance(state, np.ndarray) and state.ndim == 2:
+            self._observe_waiting(acc, generation, state)
+            return
         hits = self._family.hits(state, self._rows)
-        fresh = hits & (acc.first < 0)
-        if fresh.any():
-            acc.first[fresh] = generation
+        changed = False
+        for i, absorbing in enumerate(self._absorbing):
+            row = hits[i]
+            if absorbing:
+                # A trial never leaves an absorbing event, so the count of trials in it grows
+                # exactly when some trial enters: one count per generation, usually the only
+                # work done here.
+                count = int(np.count_nonzero(row))
+                if count == acc.count[i]:
+                    continue
+                acc.count[i] = count
+            fresh = row & (acc.first[i] < 0)
+            if absorbing or fresh.any():
+                acc.first[i, fresh] = generation
+                changed = True
+        if changed and self._until is not None:
+            acc.waiting = int(np.count_nonzero(acc.first[self._until] < 0))
+
+    def _observe_waiting(self, acc: _HitAcc, generation: int, state: np.ndarray) -> None:
+        """Test only the trials that have not entered every event yet.
+
+        For a state with a row of numbers per trial (a categorical count vector) the test is a
+        pass over the whole matrix; when all events are absorbing, a trial that has entered all
+        of them needs no more testing, and late in a run to total collapse that is nearly every
+        trial (the run lasts as long as its slowest trial).
+        """
+        wait = acc.wait
+        if wait is None:
+            wait = acc.wait = np.arange(acc.first.shape[1])
+        if wait.size == 0:
+            return
+        # Gathering the waiting rows copies them: worth it only when they are few.
+        whole = 2 * wait.size > acc.first.shape[1]
+        hits = self._family.hits(state if whole else state[wait], self._rows)
+        changed = False
+        for i in range(len(self.events)):
+            row = hits[i][wait] if whole else hits[i]
+            fresh = row & (acc.first[i, wait] < 0)
+            if fresh.any():
+                acc.first[i, wait[fresh]] = generation
+                changed = True
+        if changed:
+            acc.wait = np.flatnonzero((acc.first < 0).any(axis=0))
             if self._until is not None:
                 acc.waiting = int(np.count_nonzero(acc.first[self._until] < 0))
 

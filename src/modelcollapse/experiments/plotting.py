@@ -10,12 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 #: The project's figure style; ``svg.hashsalt`` makes SVG output byte-identical between runs.
 STYLE = {
@@ -43,12 +38,25 @@ COLORS = {
 }
 
 
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, imported on first use: importing it costs about
+    a second, which every command that imports the experiments package (``forget`` for its
+    theory columns) paid even when it drew nothing."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def new_figure(ncols: int = 1, width: float = 6.4, height: float = 4.0):
     """A figure with ``ncols`` axes side by side, in the project's style.
 
     The style is applied to matplotlib's global settings here, when an experiment draws, not at
     import: text drawn later on the figure (labels, legends) must see it too.
     """
+    plt = _pyplot()
     plt.rcParams.update(STYLE)
     fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False)
     return fig, list(axes[0])
@@ -83,5 +91,5 @@ def save_figure(fig, directory: str | os.PathLike, name: str) -> dict[str, Path]
     fig.tight_layout()
     fig.savefig(paths["png"], dpi=110, metadata={"Software": None})
     fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None})
-    plt.close(fig)
+    _pyplot().close(fig)
     return paths

@@ -71,12 +71,20 @@ class Observable:
     """A per-trial quantity averaged over trials.
 
     ``name`` is the metric name; with ``moments=True`` the summary reports ``{name}_mean`` and
-    ``{name}_var`` (variance across trials) instead of ``name`` itself.
+    ``{name}_var`` (variance across trials) instead of ``name`` itself. ``family.observe`` must
+    return exactly 0.0 or 1.0 for an ``indicator`` observable.
     """
 
     name: str
     moments: bool = False
     doc: str = ""
+    #: Takes only the values 0 and 1 (an event's indicator): its mean and variance follow from
+    #: the count of ones, so the summary needs one sum per generation instead of two.
+    indicator: bool = False
+    #: Reported when ``simulate`` is given no ``metrics`` (``metrics="all"`` reports every
+    #: observable). Families leave out of the default set only what is costly to summarise
+    #: and is not needed by the paper's experiments (see docs/benchmarks.md).
+    default: bool = True
 
     def metric_names(self) -> tuple[str, ...]:
         if self.moments:
@@ -223,7 +231,9 @@ class Family(ABC):
     def observe(self, state: State, rows: Sequence[int] | None = None) -> np.ndarray:
         """Per-trial values of ``observables()``, shape (number of observables, trials).
 
-        With ``rows`` only those observables are returned, in that order; families whose
+        The array may share memory with the state (a single requested row often is a state
+        array); callers never modify it. With ``rows`` only those observables are returned, in
+        that order; families whose
         observables are costly compute only those (the engine asks for the requested metrics'
         rows every recorded generation), the others may compute all and select.
         """
@@ -255,6 +265,10 @@ class Family(ABC):
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(m for obs in self.observables() for m in obs.metric_names())
+
+    def default_metric_names(self) -> tuple[str, ...]:
+        """The metrics summarised when none are asked for (observables with ``default``)."""
+        return tuple(m for obs in self.observables() if obs.default for m in obs.metric_names())
 
     # -- absorbing and degenerate states (time to collapse) --------------------------------
     def events(self) -> tuple[Event, ...]:

@@ -6,12 +6,12 @@ bounds Pr(P_k != 0) (Suresh, Thangaraj and Khandavally, AISTATS 2025).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from scipy import special
 
 from modelcollapse.families.base import Event, Family, Observable, check_finite
 from modelcollapse.families.lattice_binomial import MAX_N as LATTICE_MAX_N
@@ -70,21 +70,47 @@ class Bernoulli(Family):
     def observables(self) -> tuple[Observable, ...]:
         return (
             Observable("p", moments=True, doc="P_k"),
-            Observable("survival", doc="Pr(P_k != 0)"),
-            Observable("nondegenerate", doc="Pr(P_k not in {0, 1})"),
+            Observable("survival", doc="Pr(P_k != 0)", indicator=True),
+            Observable("nondegenerate", doc="Pr(P_k not in {0, 1})", indicator=True),
             Observable("tv_from_start", moments=True, doc="|P_k - p_0| (total variation)"),
             Observable("kl_from_start", moments=True, doc="KL(Ber(P_k) || Ber(p_0)) in nats"),
         )
 
     def observe(self, state: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
-        # Cheap observables: all are computed; the engine selects ``rows``.
+        # Only the requested rows are computed (this runs every recorded generation).
         p0 = self.p
-        with np.errstate(divide="ignore", invalid="ignore"):
-            kl = special.xlogy(state, state / p0) + special.xlogy(1 - state, (1 - state) / (1 - p0))
-        kl = np.where(state == p0, 0.0, kl)  # also covers p0 in {0, 1}, where 0 log 0 = 0
-        return np.stack(
-            [state, state > 0, (state > 0) & (state < 1), np.abs(state - p0), kl]
-        ).astype(float)
+
+        def kl() -> np.ndarray:
+            # KL(Ber(p) || Ber(p0)) = p log(p / p0) + q log(q / q0), q = 1 - p, with 0 log 0 = 0:
+            # x log x is evaluated as x log(max(x, tiny)), which is 0 at x = 0 and differs from
+            # x log x by less than 1e-300 elsewhere.
+            if p0 in (0.0, 1.0):  # the chain never leaves its start: KL = 0
+                return np.zeros(state.shape[0])
+            tiny = np.finfo(float).tiny
+            q = 1.0 - state
+            out = np.log(np.maximum(state, tiny))
+            out -= math.log(p0)
+            out *= state
+            t = np.log(np.maximum(q, tiny))
+            t -= math.log(1.0 - p0)
+            t *= q
+            out += t
+            return out
+
+        compute = (
+            lambda: state,
+            lambda: (state > 0).astype(float),
+            lambda: ((state > 0) & (state < 1)).astype(float),
+            lambda: np.abs(state - p0),
+            kl,
+        )
+        wanted = range(len(compute)) if rows is None else rows
+        if len(wanted) == 1:  # the usual case in experiments: no stacking copy
+            return compute[wanted[0]]()[None, :]
+        out = np.empty((len(wanted), state.shape[0]))
+        for i, r in enumerate(wanted):
+            out[i] = compute[r]()
+        return out
 
     def events(self) -> tuple[Event, ...]:
         return (

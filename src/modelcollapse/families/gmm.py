@@ -30,7 +30,6 @@ from modelcollapse.families.base import (
 from modelcollapse.families.categorical import check_probabilities
 from modelcollapse.families.em import INITS, fit_gmm, sample_gmm
 from modelcollapse.families.gaussian import eps_label
-from modelcollapse.theory.gmm import gmm_l2_sq
 
 #: Largest trial-block of the EM: its (trials, n, K) arrays stay within a few hundred MiB.
 GMM_BLOCK_TRIALS = 1024
@@ -251,6 +250,9 @@ class GMM(Family):
     def l2_distance(self, state: GMMState) -> np.ndarray:
         """Per-trial L2 distance ||f_k - f_0||_2 between mixture densities (closed form)."""
         order = np.argsort(self.means[:, 0], kind="stable")
+        # Imported here: the theory package loads scipy.stats (a second at start-up).
+        from modelcollapse.theory.gmm import gmm_l2_sq
+
         sq = gmm_l2_sq(
             state.weights,
             state.means,

@@ -16,17 +16,24 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats
 
-#: Largest n with precomputed tables: (n+1)^2 CDF entries and 4 (n+1)^2 guide entries, about
-#: 25 MiB at n = 1024 (at most four tables are cached).
+#: Largest n with precomputed tables: (n+1)^2 CDF entries and at most ``GUIDE_ENTRIES`` guide
+#: entries, about 25 MiB at n = 1024 (at most four tables are cached).
 MAX_N = 1024
+#: Guide entries per table (int32): G = clamp(GUIDE_ENTRIES / (n+1)^2, 4, 64) entries per row.
+#: A finer guide changes no draw (inversion finds the same j for the same U); it only shortens
+#: the forward search: at n = 100, G = 64 (n+1) needs one search step where G = 4 (n+1) needed
+#: up to 14, each a round of small numpy calls holding the GIL.
+GUIDE_ENTRIES = 1 << 22
 
 
 class LatticeBinomial:
     """Binomial(n, c/n) draws for integer arrays of c in 0..n."""
 
     def __init__(self, n: int):
+        # scipy.stats takes about a second to import: only Bernoulli runs that draw pay it.
+        from scipy import stats
+
         self.n = n
         c = np.arange(n + 1)
         pmf = stats.binom.pmf(c[None, :], n, c[:, None] / n)
@@ -35,7 +42,8 @@ class LatticeBinomial:
         self.cdf = cdf.ravel()
         # guide[c, g] = min{j : F_c(j) > g / G}, found for all rows at once by offsetting each
         # row by 2c (CDF values lie in [0, 1], so the offset rows stay sorted).
-        self.size = 4 * (n + 1)  # a finer guide: fewer forward steps per draw
+        per_row = min(64, max(4, GUIDE_ENTRIES // ((n + 1) * (n + 1))))
+        self.size = per_row * (n + 1)  # a finer guide: fewer forward steps per draw
         grid = np.arange(self.size) / self.size
         offset = 2.0 * c[:, None]
         pos = np.searchsorted(

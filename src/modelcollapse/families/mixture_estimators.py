@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import expit
 
 #: Algorithm 1, step 3: the value of ``a`` when m2 <= (1 + kappa) mu0^2 (the authors' code).
 APPROX_A_LARGE = 50.0
@@ -129,6 +128,8 @@ def _score(
     mu = ubar + e
     s2 = v - e * (2.0 * ubar + e)
     x = (mu / s2)[:, None] * u
+    from scipy.special import expit  # here: scipy.special costs every command's start-up
+
     omt = 2.0 * expit(-2.0 * x)  # 1 - tanh(x), exact in the far tail where tanh rounds to 1
     f = -(u * omt).mean(axis=1) - e
     sech2 = omt * (2.0 - omt)

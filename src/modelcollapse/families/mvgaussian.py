@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import logsumexp
 
 from modelcollapse.errors import ConfigError
 from modelcollapse.families.base import Event, Family, Observable, check_finite, check_real_list
@@ -298,6 +297,8 @@ class MVGaussian(Family):
 
     def log_trace(self, state: MVGaussianState) -> np.ndarray:
         """log tr Sigma = log sum_ij U_ij^2 e^(2 l_j), without forming Sigma."""
+        from scipy.special import logsumexp  # here: scipy.special costs every command's start-up
+
         with np.errstate(divide="ignore"):
             terms = np.log(state.unit**2) + 2.0 * state.log_diag[:, None, :]
         return logsumexp(terms.reshape(terms.shape[0], -1), axis=1)

@@ -7,12 +7,12 @@ Pr(Lambda_k != 0) = 1 - exp(-n lambda_0 g_k) exactly.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from scipy import special
 
 from modelcollapse import limits
 from modelcollapse.errors import ConfigError
@@ -69,7 +69,7 @@ class Poisson(Family):
     def observables(self) -> tuple[Observable, ...]:
         return (
             Observable("lambda", moments=True, doc="Lambda_k"),
-            Observable("survival", doc="Pr(Lambda_k != 0)"),
+            Observable("survival", doc="Pr(Lambda_k != 0)", indicator=True),
             Observable(
                 "kl_from_start",
                 moments=True,
@@ -78,12 +78,29 @@ class Poisson(Family):
         )
 
     def observe(self, state: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
-        # Cheap observables: all are computed; the engine selects ``rows``.
+        # Only the requested rows are computed (this runs every recorded generation).
         lam0 = self.lam
-        with np.errstate(divide="ignore", invalid="ignore"):
-            kl = special.xlogy(state, state / lam0) - state + lam0
-        kl = np.where(state == lam0, 0.0, kl)
-        return np.stack([state, (state > 0).astype(float), kl])
+
+        def kl() -> np.ndarray:
+            # KL(Poisson(l) || Poisson(l0)) = l log(l / l0) - l + l0, with 0 log 0 = 0 (l log l
+            # is evaluated as l log(max(l, tiny)), exact at 0 and within 1e-300 elsewhere).
+            if lam0 == 0.0:  # the process is extinct from the start: KL = 0
+                return np.zeros(state.shape[0])
+            out = np.log(np.maximum(state, np.finfo(float).tiny))
+            out -= math.log(lam0)
+            out *= state
+            out -= state
+            out += lam0
+            return out
+
+        compute = (lambda: state, lambda: (state > 0).astype(float), kl)
+        wanted = range(len(compute)) if rows is None else rows
+        if len(wanted) == 1:  # the usual case in experiments: no stacking copy
+            return compute[wanted[0]]()[None, :]
+        out = np.empty((len(wanted), state.shape[0]))
+        for i, r in enumerate(wanted):
+            out[i] = compute[r]()
+        return out
 
     def events(self) -> tuple[Event, ...]:
         return (Event("extinction", doc="Lambda_k = 0 (the branching process dies out)"),)

@@ -103,6 +103,9 @@ def _draw(result: ForgettingResult, ax_u, ax_t, scale: str) -> None:
         alpha=0.25,
         color=COLORS["sim"],
         label="forgotten (word, trial)",
+        # Up to MAX_POINTS markers as SVG elements made the SVG slow to write (seconds) and
+        # to open; as an embedded image they cost what they cost in the PNG.
+        rasterized=True,
     )
     med = result.median_forgetting()
     ok = np.isfinite(med["median_forgotten_at"])

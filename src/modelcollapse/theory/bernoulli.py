@@ -34,7 +34,6 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from modelcollapse.errors import ConfigError
 from modelcollapse.theory._common import Bounds, exp_neg
@@ -80,6 +79,14 @@ _METHODS = ("auto", "matrix", "truncated", "diffusion", "branching")
 # --------------------------------------------------------------------------------------------
 # The paper's bounds
 # --------------------------------------------------------------------------------------------
+
+
+def _binom():
+    """scipy.stats.binom, imported on first use: importing scipy.stats takes about a second,
+    which every command importing the theory package (``forget``, for its exact columns) paid."""
+    from scipy import stats
+
+    return stats.binom
 
 
 def theorem1_bounds(p0: ArrayLike, n: int, k: ArrayLike) -> Bounds:
@@ -188,7 +195,7 @@ def transition_matrix(n: int, states: int | None = None) -> NDArray[np.float64]:
         rows = np.arange(start, min(size, start + chunk))
         cols = rows[:, None] + offsets[None, :]
         valid = (cols >= 0) & (cols < size)
-        vals = stats.binom.pmf(np.clip(cols, 0, size - 1), nn, rows[:, None] / nn)
+        vals = _binom().pmf(np.clip(cols, 0, size - 1), nn, rows[:, None] / nn)
         r_idx = np.broadcast_to(rows[:, None], cols.shape)[valid]
         out[r_idx, cols[valid]] = vals[valid]
     return out
@@ -237,7 +244,7 @@ def _truncation_size(a_max: float, kmax: int) -> int:
 def _start_rows(n: int, p: NDArray[np.float64], size: int) -> NDArray[np.float64]:
     """Law of C_1 ~ Binomial(n, p) on the states 0..size-1, one row per start."""
     j = np.arange(size)
-    return stats.binom.pmf(j[None, :], n, p[:, None])
+    return _binom().pmf(j[None, :], n, p[:, None])
 
 
 def _alive_chain(
