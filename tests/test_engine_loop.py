@@ -302,3 +302,14 @@ def test_every_listed_command_resolves():
 
     for name in COMMANDS:
         assert isinstance(cli.get_command(None, name), click.Command), name
+
+
+def test_vectorised_blocks_on_processes_give_the_threads_numbers():
+    # Blocks are folded in block order whatever runs them: 3 blocks of 4,096 trials.
+    kw = dict(params={"p": 0.2}, n=50, generations=12, trials=10_000, seed=5, trajectories=3)
+    a = simulate("bernoulli", workers=1, **kw)
+    b = simulate("bernoulli", workers=2, executor="processes", **kw)
+    assert a.summary.equals(b.summary)
+    assert a.trajectories.equals(b.trajectories)
+    with pytest.raises(ConfigError, match="until"):
+        simulate("bernoulli", workers=2, executor="processes", until="collapse", **kw)

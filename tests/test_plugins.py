@@ -395,8 +395,8 @@ def test_plugins_with_other_settings_do_not_share_stored_trials(tmp_path):
 def test_bad_executor_settings_are_refused():
     with pytest.raises(ConfigError, match="executor"):
         simulate(_plugin(), executor="mpi", **RUN)
-    with pytest.raises(ConfigError, match="per-trial models"):
-        simulate("gaussian", executor="processes", **RUN)
+    with pytest.raises(ConfigError, match="checkpoint"):
+        simulate("gaussian", checkpoint="somewhere", **RUN)
     with pytest.raises(ConfigError, match="scheduler"):
         simulate(_plugin(), scheduler="tcp://x:1", **RUN)
 
@@ -453,7 +453,8 @@ def test_cli_failure_exits_1_and_a_rerun_resumes(tmp_path):
         (["--model", "plugin_helpers:GaussianML", "--source", "nope"], "invalid family"),
         (["--model", "plugin_helpers:GaussianML", "--executor", "dask", "--scheduler", "x"],
          "invalid scheduler"),
-        (["--family", "gaussian", "--executor", "processes"], "invalid executor"),
+        (["--family", "gaussian", "--executor", "processes", "--until", "collapse"],
+         "invalid until"),
         (["--model", "plugin_helpers:GaussianML", "--model-param", "x"], "--model-param"),
     ],
 )

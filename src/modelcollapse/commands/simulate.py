@@ -297,7 +297,9 @@ _with_common = stack_options(
     "--executor",
     type=click.Choice(["threads", "processes", "dask"]),
     default=None,
-    help="Where plug-in trials run (default: processes; dask with --scheduler).",
+    help="Where blocks of trials run: threads (default for built-in families), processes "
+    "(default for plug-ins) or dask (with --scheduler, or a local cluster); results do not "
+    "depend on it.",
 )
 @click.option("--scheduler", default=None, help="Address of a Dask scheduler (--executor dask).")
 @click.option(

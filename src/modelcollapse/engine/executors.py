@@ -53,13 +53,6 @@ def check_executor(
     """Refuse executor settings that cannot work, before any work."""
     if executor not in EXECUTORS:
         raise ConfigError("executor", executor, f"one of: {', '.join(EXECUTORS)}")
-    if not getattr(family, "per_trial", False):
-        raise ConfigError(
-            "executor" if executor != "threads" else "checkpoint",
-            executor if executor != "threads" else checkpoint,
-            "processes, dask and checkpoints apply to per-trial models (plug-ins); "
-            f"{family.name} runs on threads",
-        )
     if until is not None and executor != "threads":
         raise ConfigError("until", until, f"not available with executor={executor!r}")
     if scheduler is not None and executor != "dask":
@@ -87,14 +80,17 @@ def _resumable(family: Any) -> bool:
 def run_trial_batch(
     plan: RunPlan, trials: Sequence[int]
 ) -> tuple[list[tuple[int, list[Any]]], Any]:
-    """Run ``trials`` (each a block of one); return ([(trial, accumulators)], error or None).
+    """Run blocks ``trials`` (a per-trial model's blocks are its trials); return
+    ([(block, accumulators)], error or None).
 
-    A failing trial ends the batch: the trials finished before it are returned with the error
-    (named by its trial), so the caller keeps them.
+    A failing plug-in trial ends the batch: the trials finished before it are returned with the
+    error (named by its trial), so the caller keeps them. A vectorised family's error is raised.
     """
     from modelcollapse.models.plugin import PluginError
 
     done: list[tuple[int, list[Any]]] = []
+    if not plan.per_trial:
+        return [(b, run_blocks(plan, [b], stop_early=False)[0].accs) for b in trials], None
     for t in trials:
         try:
             run = run_blocks(plan, [t], stop_early=False)[0]
@@ -120,7 +116,8 @@ def execute_trials(
     checkpoint: str | os.PathLike | None = None,
     tick: Callable[[int], None] | None = None,
 ) -> int:
-    """Run every trial of ``plan`` on ``executor`` and fold the observers in trial order.
+    """Run every trial (every block, for a vectorised family) of ``plan`` on ``executor`` and
+    fold the observers in block order, so the result is the same for any executor.
 
     Returns the number of trials reused from ``checkpoint``. A plug-in failure is raised as a
     ``PluginError`` after every trial that finished has been stored.
@@ -130,9 +127,12 @@ def execute_trials(
     store = TrialStore(checkpoint, plan) if checkpoint is not None else None
     ready: dict[int, list[Any]] = store.load() if store is not None else {}
     reused = len(ready)
+    def work(blocks: Any) -> int:  # trial-generations in these blocks
+        return sum(plan.block(b).size for b in blocks) * plan.generations
+
     if tick is not None and reused:
-        tick(reused * plan.generations)
-    todo = [t for t in range(plan.trials) if t not in ready]
+        tick(work(ready))
+    todo = [t for t in range(plan.n_blocks) if t not in ready]
     nxt = 0
     error = None
 
@@ -151,15 +151,15 @@ def execute_trials(
             for t, accs in done:
                 ready[t] = accs
             if tick is not None and done:
-                tick(len(done) * plan.generations)
+                tick(work([t for t, _ in done]))
             fold_ready()
             if err is not None:
                 error = err
                 break
     if error is not None:
         raise error
-    if ready or nxt != plan.trials:  # pragma: no cover - every trial is folded exactly once
-        raise RuntimeError(f"folded {nxt} of {plan.trials} trials")
+    if ready or nxt != plan.n_blocks:  # pragma: no cover - every block is folded exactly once
+        raise RuntimeError(f"folded {nxt} of {plan.n_blocks} blocks")
     plan.last = plan.generations
     for obs in plan.observers:
         obs.finish(plan)
