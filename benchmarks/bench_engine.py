@@ -168,7 +168,9 @@ def categorical_row(quick: bool, tiny: bool = False) -> dict:
 
 
 def worker_rows(T: int, G: int) -> list[dict]:
-    """One worker against two, wall time, best of three, results checked identical."""
+    """One worker against two threads and two processes, wall time, best of three, results
+    checked identical. The process pool (loky) is reused between calls: the timed calls
+    after the first find its workers started."""
     cases = [
         ("gaussian n=1000", "gaussian", {"sigma": 1.0}, 1000, "sigma_mean"),
         ("bernoulli p0=0.2 n=100", "bernoulli", {"p": 0.2}, 100, "survival"),
@@ -178,10 +180,13 @@ def worker_rows(T: int, G: int) -> list[dict]:
     for name, family, params, n, metric in cases:
         one = _sim(family, params, n, G, T, metrics=[metric], workers=1)
         two = _sim(family, params, n, G, T, metrics=[metric], workers=2)
-        same = one().summary.equals(two().summary)
+        procs = _sim(family, params, n, G, T, metrics=[metric], workers=2, executor="processes")
+        ref = one().summary
+        same = ref.equals(two().summary) and ref.equals(procs().summary)
         r1 = rate(one, T * G, clock=time.perf_counter, min_time=0.0)
         r2 = rate(two, T * G, clock=time.perf_counter, min_time=0.0)
-        out.append({"setting": name, "one": r1, "two": r2, "identical": same})
+        rp = rate(procs, T * G, clock=time.perf_counter, min_time=0.0)
+        out.append({"setting": name, "one": r1, "two": r2, "procs": rp, "identical": same})
     return out
 
 
@@ -233,11 +238,15 @@ def main(argv: list[str] | None = None) -> dict:
     )
     print()
     print(f"# one worker against two ({WT} trials, 10 generations, one metric, wall time)")
-    print("| setting | 1 worker (trial-gen/s) | 2 workers | 2 / 1 | identical summaries |")
-    print("|---|---|---|---|---|")
+    print(
+        "| setting | 1 worker (trial-gen/s) | 2 threads | 2 processes | threads / 1 | "
+        "processes / 1 | identical summaries |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for w in workers:
         print(
-            f"| {w['setting']} | {_f(w['one'])} | {_f(w['two'])} | {_r(w['two'], w['one'])} | "
+            f"| {w['setting']} | {_f(w['one'])} | {_f(w['two'])} | {_f(w['procs'])} | "
+            f"{_r(w['two'], w['one'])} | {_r(w['procs'], w['one'])} | "
             f"{'yes' if w['identical'] else 'NO'} |"
         )
     return {"engine": rows, "categorical": cat, "workers": workers}

@@ -97,7 +97,7 @@ def test_gaussian_million_generations_stay_finite():
     assert abs(logs[-1] - drift * G) < 10 * 500 / math.sqrt(20)
     _, sig, _ = r.metric("sigma_mean")
     assert sig[-1] == 0.0  # Sigma itself underflows, as it should; its log does not.
-    _, prob, _ = r.metric("collapse_prob[eps=0.1]")
+    _, prob, _ = r.metric("sigma_above[eps=0.1]")
     assert prob[-1] == 0.0
 
 

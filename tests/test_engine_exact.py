@@ -103,7 +103,7 @@ def test_gaussian_collapse_probability_k1_is_chi_square_tail():
     r = simulate("gaussian", params={"sigma": 1.0}, n=n, generations=1, trials=T, seed=15,
                  eps=[0.5, 0.8, 1.2])
     for e in (0.5, 0.8, 1.2):
-        sim, _ = _at(r, f"collapse_prob[eps={e:g}]", [1])
+        sim, _ = _at(r, f"sigma_above[eps={e:g}]", [1])
         exact = stats.chi2.sf((n - 1) * e * e, n - 1)
         assert_z(sim, exact, math.sqrt(exact * (1 - exact) / T), 3, f"eps={e}")
 

@@ -49,7 +49,7 @@ def test_gaussian_summary_matches_trajectories_with_and_without_variances():
     trials = 9_000
     kw = dict(params={"sigma": 2.0}, n=5, generations=6, trials=trials, seed=4, eps=[1.0],
               trajectories=True)
-    full = simulate("gaussian", metrics=["sigma_mean", "sigma_var", "collapse_prob[eps=1]"], **kw)
+    full = simulate("gaussian", metrics=["sigma_mean", "sigma_var", "sigma_above[eps=1]"], **kw)
     lean = simulate("gaussian", metrics=["sigma_mean"], **kw)
     traj = full.trajectories
     for g in (0, 3, 6):
@@ -64,7 +64,7 @@ def test_gaussian_summary_matches_trajectories_with_and_without_variances():
         i = int(np.searchsorted(gens, g))
         np.testing.assert_allclose([v[i], se[i]], [s.var(ddof=1), _se_var(s)], rtol=1e-9,
                                    atol=1e-15)
-        gens, v, _ = full.metric("collapse_prob[eps=1]")
+        gens, v, _ = full.metric("sigma_above[eps=1]")
         assert v[int(np.searchsorted(gens, g))] == pytest.approx(above.mean(), rel=1e-12)
 
 
