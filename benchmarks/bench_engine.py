@@ -213,7 +213,10 @@ def main(argv: list[str] | None = None) -> dict:
     WT = args.worker_trials or (4_000 if args.tiny else 40_000 if args.quick else 1_000_000)
     rows = engine_rows(T, G, args.quick)
     cat = categorical_row(args.quick, args.tiny)
-    workers = worker_rows(WT, 10)
+    # Two horizons: a 10-generation run of 10^6 trials is a fraction of a second, where starting
+    # and feeding workers weighs; at 50 generations the work dominates.
+    horizons = (2,) if args.tiny else (10, 50)
+    workers = [dict(w, generations=g) for g in horizons for w in worker_rows(WT, g)]
 
     print(
         f"# modelcollapse engine benchmark ({platform.processor() or platform.machine()}, "
@@ -237,15 +240,16 @@ def main(argv: list[str] | None = None) -> dict:
         f"| - | {_r(cat['default'], cat['raw'])} | - | - | {_r(cat['default'], cat['naive'])} |"
     )
     print()
-    print(f"# one worker against two ({WT} trials, 10 generations, one metric, wall time)")
+    print(f"# one worker against two ({WT} trials, one metric, wall time)")
     print(
-        "| setting | 1 worker (trial-gen/s) | 2 threads | 2 processes | threads / 1 | "
-        "processes / 1 | identical summaries |"
+        "| setting | generations | 1 worker (trial-gen/s) | 2 threads | 2 processes | "
+        "threads / 1 | processes / 1 | identical summaries |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for w in workers:
         print(
-            f"| {w['setting']} | {_f(w['one'])} | {_f(w['two'])} | {_f(w['procs'])} | "
+            f"| {w['setting']} | {w['generations']} | {_f(w['one'])} | {_f(w['two'])} | "
+            f"{_f(w['procs'])} | "
             f"{_r(w['two'], w['one'])} | {_r(w['procs'], w['one'])} | "
             f"{'yes' if w['identical'] else 'NO'} |"
         )
