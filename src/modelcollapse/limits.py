@@ -193,7 +193,15 @@ def check_float_scale(n: int, mu: float, sigma: float, family: str) -> None:
 
 def check_count_total(field: str, counts: Any) -> None:
     """Integer counts whose total fits int64 (numpy would wrap it to a negative number)."""
-    total = sum(int(c) for c in counts)
+    arr = np.asarray(counts) if isinstance(counts, np.ndarray) else None
+    if arr is not None and arr.dtype.kind in "iu" and arr.size:
+        # Exact without Python integers when even the largest count times their number fits.
+        if int(arr.max()) <= INT64_MAX // arr.size:
+            total = int(arr.sum(dtype=np.int64))
+        else:
+            total = sum(int(c) for c in arr.tolist())
+    else:
+        total = sum(int(c) for c in counts)
     if total > INT64_MAX:
         raise ConfigError(
             field, f"total {total}", f"counts whose total is at most {INT64_MAX} (numpy's int64)"

@@ -3,7 +3,7 @@
 A run directory holds ``summary.parquet``, optional ``trajectories.parquet`` and ``run.json``
 (the resolved configuration, the seed, package versions and the git revision when known). It is
 assembled in a hidden sibling directory and renamed into place, so an interrupted write leaves
-either a complete directory or none. DuckDB writes and reads the Parquet files.
+either a complete directory or none. pyarrow writes the Parquet files; DuckDB reads them (SQL).
 """
 
 from __future__ import annotations

@@ -391,9 +391,6 @@ def simulate(
     if until is not None:
         config["until"] = until_event
         config["generations_run"] = plan.last
-    files: dict[str, Any] = {}
-    for obs in plan.observers:
-        files.update(obs.files(plan) or {})
     return SimulationResult(
         config,
         summary,
@@ -401,7 +398,7 @@ def simulate(
         time.perf_counter() - started,
         fam,
         list(plan.observers),
-        files,
+        plan,
     )
 
 

@@ -30,8 +30,17 @@ class SimulationResult:
     elapsed_s: float = 0.0
     family: Family | None = field(default=None, repr=False)
     observers: list[Observer] = field(default_factory=list, repr=False)
-    #: Extra tables of the observers for the run directory (e.g. ``words.parquet``).
-    files: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    #: The finished run's plan, from which the observers build their files on demand.
+    plan: Any = field(default=None, repr=False)
+
+    @property
+    def files(self) -> dict[str, pd.DataFrame]:
+        """Extra tables of the observers for the run directory (e.g. ``words.parquet``), built
+        when asked for (a run that is not saved does not pay for them)."""
+        out: dict[str, pd.DataFrame] = {}
+        for obs in self.observers:
+            out.update(obs.files(self.plan) or {})
+        return out
 
     def metric(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(generations, values, standard errors) of one metric."""

@@ -63,9 +63,20 @@ def check_counts(counts: Sequence[int] | np.ndarray, field_name: str = "counts")
     """
     if isinstance(counts, np.ndarray):
         if counts.dtype.kind in "iu" and counts.ndim == 1 and counts.size:
-            items: list[Any] = [int(c) for c in counts]
-        else:
-            items = counts.tolist() if counts.ndim == 1 else [counts.tolist()]
+            # An integer array holds integers by construction: check it whole (a corpus has
+            # tens of thousands of counts; the per-item loop below is for lists as given).
+            if counts.dtype.kind == "i" and counts.min() < 0:
+                raise ConfigError(field_name, int(counts.min()), "counts must be >= 0")
+            if counts.max() > limits.INT64_MAX:
+                raise ConfigError(
+                    field_name, int(counts.max()), f"counts at most {limits.INT64_MAX}"
+                )
+            limits.check_count_total(field_name, counts)
+            arr = counts.astype(np.int64)
+            if not arr.any():
+                raise ConfigError(field_name, "all zero", "at least one count must be positive")
+            return arr
+        items: list[Any] = counts.tolist() if counts.ndim == 1 else [counts.tolist()]
     elif isinstance(counts, (list, tuple)):
         items = list(counts)
     else:
