@@ -137,15 +137,7 @@ class ForgettingResult:
     def words_table(self) -> dict[str, Any]:
         """Long table: one row per (word, trial) with ``word``, ``count``, ``trial``,
         ``forgotten_at`` (a numpy masked array: masked = still alive at the end)."""
-        m = self.counts.size
-        word_arr = np.asarray(self.words, dtype=object)
-        fa = self.forgotten_at.ravel()  # trial-major
-        return {
-            "word": np.tile(word_arr, self.trials),
-            "count": np.tile(self.counts, self.trials),
-            "trial": np.repeat(np.arange(self.trials, dtype=np.int32), m),
-            "forgotten_at": np.ma.masked_array(fa, mask=fa == ALIVE),
-        }
+        return words_columns(self.words, self.counts, self.forgotten_at)
 
     def median_forgetting(self) -> pd.DataFrame:
         """Per distinct original count c: number of (word, trial) pairs, the fraction forgotten
@@ -313,6 +305,20 @@ def forget(
     )
 
 
+def words_columns(words: Any, counts: Any, forgotten_at: np.ndarray) -> dict[str, Any]:
+    """The words.parquet layout: one row per (word, trial), trial-major, with ``word``,
+    ``count``, ``trial`` and ``forgotten_at`` (a masked array: masked = still alive at the end,
+    NULL in Parquet)."""
+    trials, m = forgotten_at.shape
+    fa = forgotten_at.ravel()
+    return {
+        "word": np.tile(np.asarray(words, dtype=object), trials),
+        "count": np.tile(np.asarray(counts), trials),
+        "trial": np.repeat(np.arange(trials, dtype=np.int32), m),
+        "forgotten_at": np.ma.masked_array(fa, mask=fa == ALIVE),
+    }
+
+
 class ForgettingObserver(Observer):
     """Per-symbol forgetting times and the number of symbols alive, at every generation.
 
@@ -361,25 +367,14 @@ class ForgettingObserver(Observer):
         self.uniq = np.concatenate(self._uniq, axis=1).astype(np.int64)
         self.forgotten_at = np.concatenate(self._forgotten, axis=0)
 
-    def files(self, run: Any) -> dict[str, pd.DataFrame]:
+    def files(self, run: Any) -> dict[str, Any]:
         """``words.parquet``: one row per (symbol, trial), ``forgotten_at`` NULL if alive."""
         fam = self._family
         m = self.forgotten_at.shape[1]
         names = getattr(fam, "symbols", None) or tuple(f"w{i}" for i in range(m))
         counts = getattr(fam, "counts", None)
         counts = np.full(m, -1, dtype=np.int64) if counts is None else np.asarray(counts)
-        fa = self.forgotten_at.ravel()
-        trials = self.forgotten_at.shape[0]
-        return {
-            "words.parquet": pd.DataFrame(
-                {
-                    "word": np.tile(np.asarray(names, dtype=object), trials),
-                    "count": np.tile(counts, trials),
-                    "trial": np.repeat(np.arange(trials, dtype=np.int32), m),
-                    "forgotten_at": pd.arrays.IntegerArray(fa.astype(np.int32), fa == ALIVE),
-                }
-            )
-        }
+        return {"words.parquet": words_columns(names, counts, self.forgotten_at)}
 
 
 def forget_corpus(

@@ -128,6 +128,15 @@ def _read_counts(path: str) -> np.ndarray:
     return read_counts(path)[1]
 
 
+#: The Gaussian variance divisor, shared by the commands about scale families.
+_estimator_option = click.option(
+    "--estimator",
+    type=click.Choice(["unbiased", "ml"]),
+    default="unbiased",
+    show_default=True,
+    help="Variance divisor n-1 (unbiased) or n (ml).",
+)
+
 _with_common = stack_options(
     click.option("--n", "n", type=int, required=True, help="Samples per generation."),
     click.option(
@@ -297,13 +306,7 @@ def _probabilities(parsed: dict[str, Any]) -> np.ndarray:
 @theory.command(name="gaussian")
 @click.option("--param", "params", multiple=True, help="sigma=SIGMA0 (default 1).")
 @click.option("--eps", type=float, default=0.1, show_default=True, help="Threshold on Sigma_k.")
-@click.option(
-    "--estimator",
-    type=click.Choice(["unbiased", "ml"]),
-    default="unbiased",
-    show_default=True,
-    help="Variance divisor n-1 (unbiased) or n (ml).",
-)
+@_estimator_option
 @click.option(
     "--s",
     "s",
@@ -380,13 +383,7 @@ def regression_cmd(d: int, rows: int, sigma: float, generations: int, as_json: b
 @theory.command(name="truncation")
 @click.option("--param", "params", multiple=True, help="sigma=SIGMA0 (default 1).")
 @click.option("--psi", type=float, required=True, help="Truncation factor psi on sigma.")
-@click.option(
-    "--estimator",
-    type=click.Choice(["unbiased", "ml"]),
-    default="unbiased",
-    show_default=True,
-    help="Variance divisor n-1 (unbiased) or n (ml).",
-)
+@_estimator_option
 @_with_common
 @handles_config_errors
 def truncation_cmd(
@@ -540,9 +537,7 @@ def forget_cmd(
 @click.option("--param", "params", multiple=True, help="sigma=SIGMA0 (default 1).")
 @click.option("--eps", type=float, default=0.1, show_default=True)
 @click.option("--delta", type=float, default=0.05, show_default=True)
-@click.option(
-    "--estimator", type=click.Choice(["unbiased", "ml"]), default="unbiased", show_default=True
-)
+@_estimator_option
 @click.option("--n", "n", type=int, required=True, help="Samples per generation.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
 @handles_config_errors

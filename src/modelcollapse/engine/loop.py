@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -89,8 +89,6 @@ class BlockRun:
     accs: list[Any]
     share: np.ndarray | None = None
     generation: int = 0
-    recorded_last: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 def start_block(plan: RunPlan, b: int) -> BlockRun:
@@ -105,7 +103,6 @@ def start_block(plan: RunPlan, b: int) -> BlockRun:
     run = BlockRun(block, state, rng, flow, accs)
     for obs, acc in zip(plan.observers, accs, strict=True):
         obs.observe(acc, 0, state, None)
-    run.recorded_last = True
     return run
 
 
