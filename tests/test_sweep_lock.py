@@ -132,6 +132,31 @@ def test_second_sweep_refused_while_the_lock_is_held(tmp_path):
     assert list((out / "cells").glob("*")) == [], "the refused process touched nothing"
 
 
+def test_half_created_directory_of_a_running_sweep_is_in_use(tmp_path):
+    # What a second sweep sees when it looks while the first is creating the directory: the
+    # lock taken, no sweep.json yet. That is "in use", with --force too, never "not a sweep";
+    # CI once caught the looks racing with the creation (a directory taken for a file).
+    from modelcollapse.sweep import load_sweep
+    from modelcollapse.sweep.store import SweepDir, SweepLock
+
+    spec = load_sweep(_write(tmp_path, SLOW_SWEEP))
+    out = tmp_path / "s"
+    assert SweepDir.refusal(out, spec, force=False) is None, "nothing there: a new sweep"
+    out.mkdir()
+    held = SweepLock.acquire(out)
+    try:
+        (out / "cells").mkdir()
+        for force in (False, True):
+            refusal = SweepDir.refusal(out, spec, force=force)
+            assert refusal is not None and "is running this sweep" in refusal, refusal
+    finally:
+        held.release()
+    assert "no sweep.json" in SweepDir.refusal(out, spec, force=False)
+    assert SweepDir.refusal(out, spec, force=True) is None, "--force moves it aside"
+    (tmp_path / "f").write_text("x")
+    assert "this is a file" in SweepDir.refusal(tmp_path / "f", spec, force=False)
+
+
 def test_lock_of_a_killed_sweep_is_not_stale(tmp_path):
     sweep = _write(tmp_path, LONG_SWEEP)
     out = tmp_path / "s"

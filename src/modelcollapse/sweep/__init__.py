@@ -109,20 +109,11 @@ def run_sweep(
     from modelcollapse.store import check_output_location
 
     check_output_location(out, field="--out")
-    if Path(out).is_dir():
-        from modelcollapse.errors import ConfigError
-        from modelcollapse.sweep.store import SweepLock
-
-        if SweepLock.holder(Path(out)) is not None:  # in use: refused, with --force too
-            problem = SweepDir.conflict(Path(out), spec)
-            raise ConfigError("--out", str(out), str(problem))
-        problem = None if force else SweepDir.conflict(Path(out), spec)
-        if problem is not None:
-            raise ConfigError("--out", str(out), problem + " (or pass --force)")
-    elif Path(out).exists() and not force:
+    refusal = SweepDir.refusal(Path(out), spec, force=force)
+    if refusal is not None:
         from modelcollapse.errors import ConfigError
 
-        raise ConfigError("--out", str(out), "a directory (this is a file)")
+        raise ConfigError("--out", str(out), refusal)
 
     # Cells that look unfinished (read only); the executor is opened before anything is created,
     # so that an unreachable scheduler leaves no directory behind.

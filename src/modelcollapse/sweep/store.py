@@ -28,6 +28,7 @@ import json
 import os
 import re
 import socket
+import stat
 import time
 import uuid
 from collections.abc import Iterator
@@ -89,13 +90,12 @@ class SweepDir:
         path = Path(path)
         moved_to: Path | None = None
         if path.exists():
-            if path.is_dir() and SweepLock.holder(path) is not None:
-                # Never with --force either: the directory is another process's running sweep.
-                raise ConfigError("--out", str(path), _holder_message(path / LOCK))
-            problem = cls.conflict(path, spec, check_lock=False)
-            if problem is not None:
-                if not force:
-                    raise ConfigError("--out", str(path), problem + " (or pass --force)")
+            refusal = cls.refusal(path, spec, force=force)
+            if refusal is not None:
+                raise ConfigError("--out", str(path), refusal)
+            # Only with --force (kept, moved aside); without it, a conflict that appeared since
+            # the look above (another sweep populating the directory) is the lock's to settle.
+            if force and cls.conflict(path, spec) is not None and _held(path) is None:
                 moved_to = _aside(path)
         sd = cls(path)
         sd.moved_to = moved_to
@@ -103,7 +103,7 @@ class SweepDir:
         sd.lock = SweepLock.acquire(path)
         try:
             # Again under the lock: another process may have created the directory meanwhile.
-            problem = cls.conflict(path, spec, check_lock=False) if moved_to is None else None
+            problem = cls.conflict(path, spec) if moved_to is None else None
             if problem is not None:
                 raise ConfigError("--out", str(path), problem + " (or pass --force)")
             sd.cells_dir.mkdir(exist_ok=True)
@@ -117,19 +117,38 @@ class SweepDir:
             raise
         return sd
 
-    @staticmethod
-    def conflict(path: Path, spec: SweepSpec, *, check_lock: bool = True) -> str | None:
-        """Why ``path`` cannot hold ``spec``'s sweep, or None.
+    @classmethod
+    def refusal(cls, path: Path, spec: SweepSpec, *, force: bool) -> str | None:
+        """Why a sweep of ``spec`` may not start at ``path`` now, or None; read only.
 
-        A directory whose lock another process holds is reported as in use first: its content
-        may be half-created (no sweep.json yet) by that process.
+        Asked without the lock, before any work starts; ``prepare`` asks again under it. A
+        directory another process holds is refused, with ``force`` too. Another sweep may create
+        or lock the directory while this looks (two started together), so each question is asked
+        of what is there now, and a conflict found is checked against the lock again: a
+        half-created directory of a running sweep is reported as in use, not as foreign.
         """
+        try:
+            is_dir = stat.S_ISDIR(path.stat().st_mode)  # one look: it may be created meanwhile
+        except FileNotFoundError:
+            return None
+        if not is_dir:
+            return None if force else "a directory (this is a file) (or pass --force)"
+        held = _held(path)
+        if held is not None:
+            return held
+        problem = cls.conflict(path, spec)
+        if problem is None:
+            return None
+        held = _held(path)
+        if held is not None:
+            return held
+        return None if force else problem + " (or pass --force)"
+
+    @staticmethod
+    def conflict(path: Path, spec: SweepSpec) -> str | None:
+        """Why the content of ``path`` cannot hold ``spec``'s sweep, or None (the lock aside)."""
         if not path.is_dir():
             return "a directory (this is a file)"
-        if check_lock:
-            holder = SweepLock.holder(path)
-            if holder is not None:
-                return _holder_message(path / LOCK)
         if not any(p.name != LOCK for p in path.iterdir()):
             return None
         info_path = path / SWEEP_JSON
@@ -393,6 +412,13 @@ def _live_stamp(path: Path) -> str | None:
     except OSError:
         return text
     return text if int(match.group("pid")) != os.getpid() else None
+
+
+def _held(directory: Path) -> str | None:
+    """The refusal for a directory whose lock another process holds, or None."""
+    if SweepLock.holder(directory) is None:
+        return None
+    return _holder_message(directory / LOCK)
 
 
 def _holder_message(path: Path) -> str:
