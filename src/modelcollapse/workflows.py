@@ -193,15 +193,20 @@ class WorkflowRun:
         self.fam, self.workflow, self.lam, self.sizes = fam, workflow, lam, sizes
         self.method, self.trials = method, trials
         self.samples = needs_sample_path(fam, workflow)
+        # Draws from the generation-0 model are real data: never through the sampler (unless
+        # that model was fitted to the real data, Family.start_is_fitted).
+        self.real_fam = fam.real_data_family()
         self.start = fam.initial_state(trials)
         self.real = None  # pool of real data (accumulate*, mix-fixed)
         self.synthetic = None  # pool of synthetic data (accumulate*)
 
     # Pools of either kind -----------------------------------------------------------------
-    def _draw(self, state: Any, n: int, rng: np.random.Generator) -> Any:
+    def _draw(self, state: Any, n: int, rng: np.random.Generator, *, real: bool) -> Any:
+        """n points from the model of ``state``; ``real``: from the generation-0 model."""
+        fam = self.real_fam if real else self.fam
         if self.samples:
-            return SamplePool(self.fam.sample(state, n, rng))
-        return self.fam.draw_pool(state, n, rng, self.method)
+            return SamplePool(fam.sample(state, n, rng))
+        return fam.draw_pool(state, n, rng, self.method)
 
     def _fit(self, pool: Any, state: Any, rng: np.random.Generator, k: int) -> Any:
         if self.samples:
@@ -248,9 +253,11 @@ class WorkflowRun:
         fam, wf = self.fam, self.workflow
         ones = np.ones(self.trials)
         if wf == "replace":
-            return fam.step(state, n, rng, self.method), ones if k == 1 else 0 * ones
+            if k == 1:
+                return self.real_fam.step(state, n, rng, self.method), ones
+            return fam.step(state, n, rng, self.method), 0 * ones
         if wf in ("accumulate", "accumulate-subsample"):
-            new = self._draw(state, n, rng)
+            new = self._draw(state, n, rng, real=k == 1)
             if k == 1:
                 self.real = new
             else:
@@ -263,10 +270,11 @@ class WorkflowRun:
         n_real = int(round(self.lam * n))
         if wf == "mix-fixed":
             if self.real is None and n_real > 0:
-                self.real = self._draw(self.start, n_real, rng)
+                self.real = self._draw(self.start, n_real, rng, real=True)
             real = self.real
         else:
-            real = self._draw(self.start, n_real, rng) if n_real > 0 else None
-        syn = self._draw(state, n - n_real, rng) if n - n_real > 0 else None
+            real = self._draw(self.start, n_real, rng, real=True) if n_real > 0 else None
+        # Generation 1's "synthetic" part comes from the generation-0 model: real data too.
+        syn = self._draw(state, n - n_real, rng, real=k == 1) if n - n_real > 0 else None
         share = ones if k == 1 else ones * (n_real / n)
         return self._fit(self._join(real, syn), state, rng, k), share

@@ -12,9 +12,11 @@ from scipy import integrate, stats
 from modelcollapse.cli import cli
 from modelcollapse.errors import ConfigError
 from modelcollapse.theory import (
+    expected_unique_fraction,
     regression_test_error,
     temperature_limit,
     temperature_unique_first,
+    temperature_unique_second,
     truncation_expected_variance,
     truncation_log_variance_drift,
 )
@@ -27,8 +29,12 @@ def test_truncation_drift_by_quadrature(n, psi, estimator):
     mean_log, _ = integrate.quad(lambda x: math.log(x) * stats.chi2.pdf(x, n - 1), 0, np.inf)
     want = 2 * math.log(psi) + mean_log - math.log(d)
     assert truncation_log_variance_drift(n, psi, estimator) == pytest.approx(want, abs=1e-8)
+    # Generation 1 trains on real data: three generations, two of them truncated.
     assert truncation_expected_variance(2.0, n, 3, psi, estimator) == pytest.approx(
-        4.0 * (psi**2 * (n - 1) / d) ** 3, rel=1e-12
+        4.0 * ((n - 1) / d) ** 3 * psi**4, rel=1e-12
+    )
+    assert truncation_expected_variance(2.0, n, 1, psi, estimator) == pytest.approx(
+        4.0 * (n - 1) / d, rel=1e-12
     )
 
 
@@ -40,6 +46,21 @@ def test_temperature_closed_forms():
     assert temperature_unique_first([1.0], 10, 0.3) == pytest.approx(1.0)
     u = np.full(4, 0.25)
     assert temperature_unique_first(u, 3, 0.2) == pytest.approx(4 * (1 - 0.75**3))
+
+
+def test_second_generation_sum_against_the_untempered_recursion():
+    # At T = 1 the sum over generation 1's compositions is two plain multinomial steps, which
+    # theory.categorical computes another way (the paper's exact unigram recursion).
+    p = np.array([0.5, 0.3, 0.15, 0.05])
+    n = 12
+    plain = expected_unique_fraction([2], probs=p, n=n)[0] * p.size
+    assert temperature_unique_second(p, n, 1.0) == pytest.approx(plain, rel=1e-12)
+    # A temperature -> 0 keeps only each trial's most frequent symbols (one, unless tied);
+    # T -> infinity makes generation 2 uniform over generation 1's survivors.
+    assert temperature_unique_second(p, n, 1e-3) < temperature_unique_second(p, n, 1.0)
+    assert temperature_unique_second(p, n, 1e3) > temperature_unique_second(p, n, 1.0)
+    with pytest.raises(ConfigError, match="compositions"):
+        temperature_unique_second(np.full(50, 0.02), 1000, 0.5)
 
 
 @pytest.mark.parametrize(

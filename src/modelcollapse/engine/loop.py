@@ -117,6 +117,9 @@ def advance(
     """Advance ``run`` to generation ``last`` (or, with ``stop_early``, until every trial of the
     block has entered the ``until`` event), recording as it goes."""
     fam, n, method = plan.family, int(plan.sizes[0]), plan.method
+    # Generation 1 trains on real data, drawn from the generation-0 model without the sampler
+    # (unless that model was itself fitted to the real data: the text models).
+    real_fam = fam.real_data_family()
     every = plan.every
     obs_all = plan.observers
     every_gen = [(o, a) for o, a in zip(obs_all, run.accs, strict=True) if o.every]
@@ -134,7 +137,7 @@ def advance(
     while g < last:
         g += 1
         if flow is None:
-            state = fam.step(state, n, rng, method)
+            state = (fam if g > 1 else real_fam).step(state, n, rng, method)
         else:
             state, share = flow.step(state, g, rng)
         for obs, acc in every_gen:

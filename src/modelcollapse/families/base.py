@@ -208,6 +208,29 @@ class Family(ABC):
         curation = self.verifier_curation(filt) if isinstance(filt, Verifier) else filt
         return fam.curated(curation)
 
+    #: Whether the generation-0 state is a model fitted to the real data (the text models: the
+    #: corpus n-gram, a network trained on the corpus) rather than the real distribution itself.
+    #: Its draws are then synthetic, and pass through the sampler like any later model's.
+    start_is_fitted: ClassVar[bool] = False
+
+    def real_data_family(self) -> Family:
+        """The family that draws from the generation-0 state (see :meth:`unsampled`)."""
+        return self if self.start_is_fitted else self.unsampled()
+
+    def unsampled(self) -> Family:
+        """This family without its sampler: how real data is drawn.
+
+        A sampler is how a fitted model makes synthetic data (temperature, truncation,
+        curation). Draws from the generation-0 model are the real data (generation 1's training
+        data, the fresh real data of the mix workflows), so the loop and the workflows take them
+        from this family, never through the sampler.
+        """
+        if self.sampler is None:
+            return self
+        out = copy.copy(self)
+        out.__dict__.pop("_sampler", None)
+        return out
+
     def verifier_curation(self, verifier: Any) -> Any:
         """The curation a ``samplers.Verifier`` means for this family (regression only)."""
         raise ConfigError(

@@ -57,6 +57,10 @@ class Curated(Family):
     def step_exact(self, state: Any, n: int, rng: np.random.Generator) -> Any:
         raise NotImplementedError("a curated family has only the sample path")
 
+    def unsampled(self) -> Family:
+        # Real data is drawn as it is: neither curated nor through the inner law stages.
+        return self.inner.unsampled()
+
     def step_naive(self, state: Any, n: int, rng: np.random.Generator) -> Any:
         return self.fit_samples(self.sample(state, n, rng))
 

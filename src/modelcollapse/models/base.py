@@ -86,6 +86,15 @@ class PerTrialModel(Family):
         object.__setattr__(out, "_curation", curation)
         return out
 
+    def unsampled(self) -> PerTrialModel:
+        # Real data (draws from the generation-0 state) is neither tempered nor curated.
+        if "_sampler" not in self.__dict__ and "_curation" not in self.__dict__:
+            return self
+        out = copy.copy(self)
+        out.__dict__.pop("_sampler", None)
+        out.__dict__.pop("_curation", None)
+        return out
+
     def block_trials(self, method: str, n: int) -> int:
         return 1
 

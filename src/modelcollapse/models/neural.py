@@ -304,6 +304,8 @@ class NeuralLM(PerTrialModel):
     """
 
     name: ClassVar[str] = "neural"
+    #: Generation 0 is the model fitted to the corpus: its samples are already synthetic.
+    start_is_fitted: ClassVar[bool] = True
 
     train: Any = None
     heldout: Any = None
@@ -587,7 +589,7 @@ class NeuralLM(PerTrialModel):
             start = int(rng.integers(self.train.size))
             idx = (start + np.arange(n)) % self.train.size
             return tag(self.train[idx], 1, real=True)[None, :]
-        return self.generate(state, n, rng)[None, :]
+        return self.draw(state, n, rng)[None, :]
 
     def fit_samples(self, samples: np.ndarray) -> NeuralState:
         # The workflows give no generator here; a stream keyed by the training data's bytes is

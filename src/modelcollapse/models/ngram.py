@@ -48,6 +48,8 @@ class NGramFamily(PerTrialModel):
     """Recursive training of an order-``order`` n-gram model started from ``tokens``."""
 
     name: ClassVar[str] = "ngram"
+    #: Generation 0 is the model fitted to the corpus: its samples are already synthetic.
+    start_is_fitted: ClassVar[bool] = True
 
     tokens: Any = None
     order: int = 2

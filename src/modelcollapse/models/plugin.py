@@ -249,7 +249,8 @@ class PluginModel(PerTrialModel):
         return PluginState(fitted, generation)
 
     def step_naive(self, state: PluginState, n: int, rng: np.random.Generator) -> PluginState:
-        return self.refit(self.generate(state, n, rng), rng, state.generation + 1)
+        # draw, not generate: a curation filter applies to what the plug-in samples.
+        return self.refit(self.draw(state, n, rng), rng, state.generation + 1)
 
     def check_data(self, out: Any, n: int, generation: int) -> np.ndarray:
         """The plug-in's sample as data of the real data's shape, or a PluginError."""
@@ -292,7 +293,7 @@ class PluginModel(PerTrialModel):
 
     # -- the workflows' sample path (modelcollapse.workflows) ------------------------------
     def sample(self, state: PluginState, n: int, rng: np.random.Generator) -> np.ndarray:
-        return self.generate(state, n, rng)[None]
+        return self.draw(state, n, rng)[None]
 
     def fit_samples(self, samples: np.ndarray) -> Any:
         raise NotImplementedError("plug-ins need the trial's generator: use fit_samples_at")

@@ -71,6 +71,7 @@ from modelcollapse.theory.regression import (
 from modelcollapse.theory.sampling import (
     temperature_limit,
     temperature_unique_first,
+    temperature_unique_second,
     tempered,
     truncation_expected_log_variance,
     truncation_expected_variance,
@@ -135,6 +136,7 @@ __all__ = [
     "tempered",
     "temperature_limit",
     "temperature_unique_first",
+    "temperature_unique_second",
     "truncation_expected_log_variance",
     "truncation_expected_variance",
     "truncation_log_variance_drift",

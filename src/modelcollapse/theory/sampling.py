@@ -1,19 +1,28 @@
 """Closed forms for the sampler stage: truncation of a Gaussian, temperature of a categorical.
 
+The sampler is how a fitted model makes synthetic data, so generation 1 trains on real data
+drawn as it is (N(mu0, sigma0^2), or the categorical start P_0); the stage acts from generation 2
+on, on the draws of the models fitted so far.
+
 Gaussian sampled with its standard deviation scaled by psi (SPEC.md section 7). The samples of
-generation k are N(M_{k-1}, psi^2 Sigma_{k-1}^2), so with SS ~ psi^2 Sigma^2 chi2_{n-1} and
+generation k >= 2 are N(M_{k-1}, psi^2 Sigma_{k-1}^2), so with SS ~ psi^2 Sigma^2 chi2_{n-1} and
 divisor d (n - 1 unbiased, n ml):
 
-    log Sigma_k^2 = log Sigma_{k-1}^2 + 2 ln psi + log(chi2_{n-1} / d),
+    log Sigma_k^2 = log Sigma_{k-1}^2 + 2 ln psi + log(chi2_{n-1} / d)     (k >= 2),
 
-a random walk with drift 2 ln psi + psi_digamma((n-1)/2) + ln(2/d) per generation, exactly;
-E[Sigma_k^2] = sigma0^2 (psi^2 (n-1)/d)^k, and the mean's squared error is
-E[(M_k - mu0)^2] = (psi^2 sigma0^2 / n) sum_{j<k} (psi^2 (n-1)/d)^j.
+a random walk with drift 2 ln psi + psi_digamma((n-1)/2) + ln(2/d) per generation, exactly, after
+a first step without the 2 ln psi. Hence, with t = max(k - 1, 0) truncated generations,
+E[log Sigma_k^2] = log sigma0^2 + k (psi_digamma((n-1)/2) + ln(2/d)) + 2 t ln psi,
+E[Sigma_k^2] = sigma0^2 ((n-1)/d)^k psi^(2t), and the mean's squared error is
+E[(M_k - mu0)^2] = (sigma0^2 / n) sum_{j<k} (psi^2 (n-1)/d)^j (step j + 1 has variance
+psi_{j+1}^2 E[Sigma_j^2] / n, with psi_1 = 1).
 
-Categorical at temperature T: the next counts are Multinomial(n, Q) with Q_i proportional to
-P_i^(1/T). Generation 1 is exact: E[symbols alive] = sum_i 1 - (1 - q_i)^n with q the tempered
-start. Without sampling noise (n -> infinity) the recursion is deterministic and the k-th model
-is P_0^(T^-k) renormalised: any T < 1 drives the law to the most probable symbols.
+Categorical at temperature T: the counts of generation k >= 2 are Multinomial(n, Q) with Q_i
+proportional to (C_{k-1,i} / n)^(1/T). One tempered step from a known law q is exact:
+E[symbols alive] = sum_i 1 - (1 - q_i)^n with q tempered; generation 2, the first tempered one,
+is exact by summing that over generation 1's multinomial counts (small cases). Without sampling
+noise (n -> infinity) the recursion is deterministic and the model after j tempered refits is
+P_0^(T^-j) renormalised: any T < 1 drives the law to the most probable symbols.
 """
 
 from __future__ import annotations
@@ -51,36 +60,51 @@ def truncation_log_variance_drift(n: int, psi: float, estimator: str = "unbiased
     )
 
 
+def _truncated(k: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Generations whose draws were truncated among 1..k: all but the first (real data)."""
+    return np.maximum(k - 1, 0)
+
+
 def truncation_expected_log_variance(
     sigma0: float, n: int, k: ArrayLike, psi: float, estimator: str = "unbiased"
 ) -> NDArray[np.float64]:
-    """E[log Sigma_k^2] = log sigma0^2 + k (2 ln psi + digamma((n-1)/2) + ln(2/d))."""
+    """E[log Sigma_k^2] = log sigma0^2 + k (digamma((n-1)/2) + ln(2/d)) + 2 max(k-1, 0) ln psi.
+
+    Generation 1 trains on real data (no psi); every later generation adds the drift of
+    :func:`truncation_log_variance_drift`.
+    """
     s0 = float(as_positive(sigma0, "sigma0"))
     kk = as_generations(k)
-    return 2.0 * math.log(s0) + kk * truncation_log_variance_drift(n, psi, estimator)
+    plain = truncation_log_variance_drift(n, 1.0, estimator)
+    return 2.0 * math.log(s0) + kk * plain + 2.0 * math.log(_psi(psi)) * _truncated(kk)
 
 
 def truncation_expected_variance(
     sigma0: float, n: int, k: ArrayLike, psi: float, estimator: str = "unbiased"
 ) -> NDArray[np.float64]:
-    """E[Sigma_k^2] = sigma0^2 (psi^2 (n-1) / d)^k."""
+    """E[Sigma_k^2] = sigma0^2 ((n-1) / d)^k psi^(2 max(k-1, 0))."""
     s0 = float(as_positive(sigma0, "sigma0"))
     nn = as_sample_size(n, minimum=2)
     kk = as_generations(k)
-    return s0**2 * (_psi(psi) ** 2 * (nn - 1) / _divisor(nn, estimator)) ** kk.astype(float)
+    c = (nn - 1) / _divisor(nn, estimator)
+    return s0**2 * c ** kk.astype(float) * (_psi(psi) ** 2) ** _truncated(kk).astype(float)
 
 
 def truncation_mean_shift(
     sigma0: float, n: int, k: ArrayLike, psi: float, estimator: str = "unbiased"
 ) -> NDArray[np.float64]:
-    """E[(M_k - mu0)^2] = (psi^2 sigma0^2 / n) sum_{j<k} (psi^2 (n-1)/d)^j."""
+    """E[(M_k - mu0)^2] = (sigma0^2 / n) sum_{j<k} (psi^2 (n-1)/d)^j.
+
+    Step j + 1 adds an independent N(0, psi_{j+1}^2 Sigma_j^2 / n) to the mean, with psi_1 = 1
+    (real data) and E[Sigma_j^2] from :func:`truncation_expected_variance`.
+    """
     s0 = float(as_positive(sigma0, "sigma0"))
     nn = as_sample_size(n, minimum=2)
     kk = as_generations(k)
     a = _psi(psi) ** 2 * (nn - 1) / _divisor(nn, estimator)
     top = int(kk.max(initial=0))
     cum = np.concatenate([[0.0], np.cumsum(a ** np.arange(top, dtype=float))])
-    return _psi(psi) ** 2 * s0**2 / nn * cum[kk]
+    return s0**2 / nn * cum[kk]
 
 
 def _probabilities(p: ArrayLike) -> NDArray[np.float64]:
@@ -138,5 +162,54 @@ def unique_after_one(q: ArrayLike, n: int) -> float:
 
 
 def temperature_unique_first(p: ArrayLike, n: int, temperature: float) -> float:
-    """E[symbols alive after one tempered generation] = sum_i 1 - (1 - q_i)^n (exact)."""
+    """E[symbols alive after one tempered draw of n from the law p] = sum_i 1 - (1 - q_i)^n.
+
+    Exact for one step from a known model (q = p^(1/T) renormalised). In a run, generation 1
+    trains on real data (no temperature: :func:`unique_after_one` of the start); the first
+    tempered generation is the second, see :func:`temperature_unique_second`.
+    """
     return unique_after_one(tempered(p, temperature), n)
+
+
+#: The most compositions :func:`temperature_unique_second` sums over.
+MAX_COMPOSITIONS = 2_000_000
+
+
+def temperature_unique_second(p: ArrayLike, n: int, temperature: float) -> float:
+    """E[symbols alive at generation 2] with generation 1 real and generation 2 tempered, exactly.
+
+    Generation 1's counts are C ~ Multinomial(n, p) (real data); generation 2 draws n from
+    Q proportional to (C/n)^(1/T), so E[alive] = sum_C P(C) sum_i 1 - (1 - Q_i(C))^n, summed here
+    over every composition of n into the symbols of p with positive probability (a ConfigError
+    when there are more than MAX_COMPOSITIONS of them: this is for small checks).
+    """
+    from itertools import combinations
+
+    nn = as_sample_size(n)
+    t = _temperature(temperature)
+    q = _probabilities(p)
+    live = q[q > 0]
+    m = live.size
+    count = math.comb(nn + m - 1, m - 1)
+    if count > MAX_COMPOSITIONS:
+        raise ConfigError(
+            "n", nn, f"a case with at most {MAX_COMPOSITIONS:,} compositions (this has {count:,})"
+        )
+    # Stars and bars: the m - 1 bar positions among n + m - 1 slots give one composition each.
+    bars = np.array(list(combinations(range(nn + m - 1), m - 1)), dtype=np.int64)
+    bars = bars.reshape(count, m - 1)
+    edges = np.hstack([np.full((count, 1), -1), bars, np.full((count, 1), nn + m - 1)])
+    comps = np.diff(edges, axis=1) - 1
+    log_pmf = (
+        special.gammaln(nn + 1)
+        - special.gammaln(comps + 1).sum(axis=1)
+        + (comps * np.log(live)).sum(axis=1)
+    )
+    with np.errstate(divide="ignore"):
+        logw = np.log(comps / nn) / t
+    logw -= logw.max(axis=1, keepdims=True)
+    w = np.exp(logw)
+    tq = w / w.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        alive = -np.expm1(nn * np.log1p(-np.minimum(tq, 1.0))).sum(axis=1)
+    return float(np.exp(log_pmf) @ alive)
