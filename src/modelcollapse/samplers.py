@@ -22,8 +22,11 @@ Two kinds of stage:
   path: :func:`curate` draws candidates from any model and keeps n of them. That one function is
   also the hook for plug-in models: ``PerTrialModel`` applies it to whatever ``generate`` returns.
 
-The sampler applies to every draw from a model, generation 0 (the real model) included; under
-the mix workflows the fresh "real" draws pass through it too.
+Real data never passes through the sampler (``Family.real_data_family``): generation 1 trains
+on the generation-0 model's draws as they are, and so do the mix workflows' fresh real draws;
+the stages act on the draws of the models fitted since. Text models, whose generation 0 is
+itself fitted to the corpus (``Family.start_is_fitted``), sample through the stages from
+generation 1.
 """
 
 from __future__ import annotations
