@@ -200,17 +200,25 @@ def test_every_workflow_runs_with_a_schedule(workflow):
 
 
 def test_verifier_first_generation_is_exact():
-    # Seed 9. At generation 1 the labels come from w0 itself, so the verifier keeps rows by
-    # their noise alone: the kept noise is N(0, sigma^2) truncated to [-tol, tol], independent
-    # of the kept features, and the OLS error is d/(T-d-1) times its variance
-    # v = sigma^2 (1 - 2 c phi(c) / (2 Phi(c) - 1)), c = tol/sigma. 20000 trials measure it to
-    # about 1%; a filter on the wrong quantity (or none) is off by >= 30% at tol = 1.
+    # Seed 9. One verified step from the true model w0 (in a run, generation 1 trains on real
+    # data, so the stage is checked on one step of the family from its known start): the labels
+    # come from w0 itself, so the verifier keeps rows by their noise alone: the kept noise is
+    # N(0, sigma^2) truncated to [-tol, tol], independent of the kept features, and the OLS error
+    # is d/(T-d-1) times its variance v = sigma^2 (1 - 2 c phi(c) / (2 Phi(c) - 1)),
+    # c = tol/sigma. 20000 trials measure it to about 1%; a filter on the wrong quantity (or
+    # none) is off by >= 30% at tol = 1.
     from scipy import stats
 
     for tol in (0.5, 1.0):
-        r = simulate("regression", params={"d": D}, n=T, generations=1, trials=20000, seed=9,
-                     sampler=Verifier(tol), metrics=["test_error_mean"])
-        _, v, se = r.metric("test_error_mean")
+        fam = Regression(d=D).with_sampler(Verifier(tol))
+        state = fam.step(fam.initial_state(20000), T, np.random.default_rng(9), "naive")
+        err = fam.observe(state, [0])[0]  # test_error = ||w_1 - w0||^2 per trial
         c = tol
         var = 1 - 2 * c * stats.norm.pdf(c) / (2 * stats.norm.cdf(c) - 1)
-        assert_z(v[1], D / (T - D - 1) * var, se[1], 2, f"tol={tol}")
+        se = err.std(ddof=1) / np.sqrt(err.size)
+        assert_z(err.mean(), D / (T - D - 1) * var, se, 2, f"tol={tol}")
+    # ...and in a run, generation 1 is the unverified error d/(T-d-1) sigma^2 (real data).
+    r = simulate("regression", params={"d": D}, n=T, generations=1, trials=20000, seed=9,
+                 sampler=Verifier(0.5), metrics=["test_error_mean"])
+    _, v, se = r.metric("test_error_mean")
+    assert_z(v[1], D / (T - D - 1), se[1], 1, "generation 1 on real data")
