@@ -338,7 +338,7 @@ _with_common = stack_options(
     default=None,
     metavar="MODULE:FUNCTION",
     help="Curate generated data with a score function of the samples (higher is kept), "
-    "e.g. myscores:score for myscores.py in the working directory; needs --curate-fraction "
+    "e.g. myscores:near_mean for myscores.py in the working directory; needs --curate-fraction "
     "or --curate-threshold (docs/sampling.md, 'From the command line and configs').",
 )
 @click.option(
@@ -409,7 +409,7 @@ def simulate(
           --model-param bandwidth=0.3 --source gaussian --n 100 --generations 20 \\
           --trials 200 --seed 1 --workers 2 --out runs/kde
       modelcollapse simulate --family gaussian --n 100 --generations 50 \\
-          --trials 500 --seed 1 --curate myscores:score --curate-fraction 0.5
+          --trials 500 --seed 1 --curate myscores:near_mean --curate-fraction 0.5
     """
     plugin_opts = {
         "--model-param": model_params,
