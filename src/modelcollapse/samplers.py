@@ -53,6 +53,8 @@ __all__ = [
     "Truncation",
     "Verifier",
     "curate",
+    "curation_from_mapping",
+    "function_name",
     "resolve_sampler",
 ]
 
@@ -201,11 +203,15 @@ class Curation(Stage):
     score: Callable[[np.ndarray], np.ndarray]
     fraction: float | None = None
     threshold: float | None = None
-    name: str = "curation"
+    #: What run.json records; by default "module:function" when the score can be found again
+    #: under that name (a module-level function), else "curation" (a lambda, a closure).
+    name: str | None = None
 
     def __post_init__(self) -> None:
         if not callable(self.score):
             raise ConfigError("curation score", self.score, "a function of the samples")
+        if self.name is None:
+            object.__setattr__(self, "name", function_name(self.score) or "curation")
         if (self.fraction is None) == (self.threshold is None):
             raise ConfigError(
                 "curation",
@@ -234,6 +240,21 @@ class Curation(Stage):
         return out
 
 
+def function_name(func: Any) -> str | None:
+    """``"module:qualname"`` of a function that can be imported again under that name, else
+    None (lambdas, closures, bound methods and callable instances have no such name)."""
+    import sys
+
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
+        return None
+    obj: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return f"{module}:{qualname}" if obj is func else None
+
+
 @dataclass(frozen=True)
 class Verifier(Stage):
     """Regression only: keep the generated rows whose label is within ``tol`` of the truth,
@@ -253,7 +274,16 @@ class Verifier(Stage):
 
 FILTERS = (Curation, Verifier)
 #: Names accepted in a sampler given as a mapping (configs, the command line).
-KEYS = ("temperature", "top_k", "top_p", "truncation", "verifier_tol")
+KEYS = (
+    "temperature",
+    "top_k",
+    "top_p",
+    "truncation",
+    "verifier_tol",
+    "curate",
+    "curate_fraction",
+    "curate_threshold",
+)
 
 
 @dataclass(frozen=True)
@@ -272,7 +302,11 @@ class Sampler:
                 )
         filters = [s for s in stages if isinstance(s, FILTERS)]
         if len(filters) > 1:
-            raise ConfigError("sampler", len(filters), "at most one curation filter")
+            raise ConfigError(
+                "sampler",
+                " and ".join(next(iter(f.describe())) for f in filters),
+                "at most one filter (a Curation or a Verifier, not both nor two of one)",
+            )
         if filters and not isinstance(stages[-1], FILTERS):
             raise ConfigError("sampler", type(stages[-1]).__name__, "the filter as the last stage")
         object.__setattr__(self, "stages", tuple(s for s in stages if not s.is_identity()))
@@ -351,8 +385,10 @@ def _segment_stage(
 
 def resolve_sampler(spec: Any) -> Sampler | None:
     """A :class:`Sampler` from ``None``, a stage, a sequence of stages, a Sampler, or a mapping
-    of ``temperature``, ``top_k``, ``top_p``, ``truncation``, ``verifier_tol`` (applied in that
-    order); ``None`` when nothing would change. Every bad value is a ConfigError."""
+    of ``temperature``, ``top_k``, ``top_p``, ``truncation`` (applied in that order) and at most
+    one filter: ``verifier_tol``, or ``curate`` with ``curate_fraction`` or
+    ``curate_threshold`` (:func:`curation_from_mapping`); ``None`` when nothing would change.
+    Every bad value is a ConfigError."""
     if spec is None:
         return None
     if isinstance(spec, Sampler):
@@ -370,12 +406,80 @@ def resolve_sampler(spec: Any) -> Sampler | None:
             "truncation": Truncation,
             "verifier_tol": Verifier,
         }
-        out = Sampler(tuple(makers[k](spec[k]) for k in KEYS if spec.get(k) is not None))
+        if spec.get("curate") is not None and spec.get("verifier_tol") is not None:
+            raise ConfigError(
+                "curate", spec["curate"], "at most one filter: give curate or verifier_tol, not both"
+            )
+        stages = [makers[k](spec[k]) for k in makers if spec.get(k) is not None]
+        curation = curation_from_mapping(spec)
+        if curation is not None:
+            stages.append(curation)  # a filter: the last stage
+        out = Sampler(tuple(stages))
     elif isinstance(spec, Sequence) and not isinstance(spec, str):
         out = Sampler(tuple(spec))
     else:
         raise ConfigError("sampler", spec, "a stage, a list of stages or a Sampler")
     return None if out.is_identity() else out
+
+
+#: What ``curate`` takes in a mapping.
+_CURATE_ALLOWED = "package.module:function, a score of the samples; see docs/sampling.md"
+
+
+def curation_from_mapping(spec: Mapping[str, Any]) -> Curation | None:
+    """The :class:`Curation` of a sampler mapping's ``curate``, ``curate_fraction`` and
+    ``curate_threshold`` keys, or None when there is no ``curate``.
+
+    ``curate`` names a score function as ``package.module:function`` (imported with
+    ``models.plugin.import_object``; a Python caller may pass the function itself). Being found
+    by name, it pickles by reference, so the stage reaches worker processes.
+    """
+    score = spec.get("curate")
+    fraction = spec.get("curate_fraction")
+    threshold = spec.get("curate_threshold")
+    if score is None:
+        for key, value in (("curate_fraction", fraction), ("curate_threshold", threshold)):
+            if value is not None:
+                raise ConfigError(key, value, "only with curate = " + _CURATE_ALLOWED)
+        return None
+    if isinstance(score, str):
+        # Imported here: the plug-in module sits above the samplers (it loads families).
+        from modelcollapse.models.plugin import import_object
+
+        module, sep, attr = score.partition(":")
+        if not (module and sep and attr):
+            raise ConfigError("curate", score, _CURATE_ALLOWED)
+        func = import_object(score, field_name="curate")
+        if not callable(func):
+            raise ConfigError(
+                "curate", score, f"a callable score function, not an object of type "
+                f"{type(func).__name__}"
+            )
+    elif callable(score):
+        func = score
+    else:
+        raise ConfigError("curate", score, _CURATE_ALLOWED)
+    if fraction is not None and threshold is not None:
+        raise ConfigError(
+            "curate_threshold",
+            threshold,
+            f"give curate_fraction ({fraction!r} given) or curate_threshold, not both",
+        )
+    if fraction is None and threshold is None:
+        raise ConfigError(
+            "curate",
+            score,
+            "needs curate_fraction (in (0, 1]: keep the best n of ceil(n / f) candidates) or "
+            "curate_threshold (keep candidates scoring >= s)",
+        )
+    name = score if isinstance(score, str) else None
+    if fraction is not None:
+        f = _finite("curate_fraction", fraction, "a number in (0, 1]")
+        if not 0.0 < f <= 1.0:
+            raise ConfigError("curate_fraction", fraction, "a number in (0, 1]")
+        return Curation(func, fraction=f, name=name)
+    s = _finite("curate_threshold", threshold, "a finite number")
+    return Curation(func, threshold=s, name=name)
 
 
 def curate(

@@ -121,8 +121,9 @@ TRIALS_DIR = "trials"
 
 
 def _importable_cwd() -> None:
-    """Let ``--model mymodule:Name`` find ``mymodule.py`` in the working directory, as
-    ``python -m`` would (the console script's own directory is what Python puts first)."""
+    """Let ``--model mymodule:Name`` (and ``--curate mymodule:score``) find ``mymodule.py`` in
+    the working directory, as ``python -m`` would (the console script's own directory is what
+    Python puts first)."""
     import os
 
     cwd = os.getcwd()
@@ -332,6 +333,30 @@ _with_common = stack_options(
     default=None,
     help="Regression: keep generated labels within TOL of the truth.",
 )
+@click.option(
+    "--curate",
+    default=None,
+    metavar="MODULE:FUNCTION",
+    help="Curate generated data with a score function of the samples (higher is kept), "
+    "e.g. myscores:near_mean for myscores.py in the working directory; needs --curate-fraction "
+    "or --curate-threshold (docs/sampling.md, 'From the command line and configs').",
+)
+@click.option(
+    "--curate-fraction",
+    "curate_fraction",
+    type=float,
+    default=None,
+    metavar="F",
+    help="With --curate: keep the n best of ceil(n / F) candidates, F in (0, 1].",
+)
+@click.option(
+    "--curate-threshold",
+    "curate_threshold",
+    type=float,
+    default=None,
+    metavar="S",
+    help="With --curate: keep candidates scoring >= S, drawing more until n pass.",
+)
 @_with_common
 @handles_config_errors
 def simulate(
@@ -364,6 +389,9 @@ def simulate(
     top_p,
     truncation,
     verifier_tol,
+    curate,
+    curate_fraction,
+    curate_threshold,
     executor,
     scheduler,
     out,
@@ -380,6 +408,8 @@ def simulate(
       modelcollapse simulate --model modelcollapse.models.sklearn:kernel_density \\
           --model-param bandwidth=0.3 --source gaussian --n 100 --generations 20 \\
           --trials 200 --seed 1 --workers 2 --out runs/kde
+      modelcollapse simulate --family gaussian --n 100 --generations 50 \\
+          --trials 500 --seed 1 --curate myscores:near_mean --curate-fraction 0.5
     """
     plugin_opts = {
         "--model-param": model_params,
@@ -435,6 +465,9 @@ def simulate(
                 "top_p": top_p,
                 "truncation": truncation,
                 "verifier_tol": verifier_tol,
+                "curate": curate,
+                "curate_fraction": curate_fraction,
+                "curate_threshold": curate_threshold,
             }.items()
             if v is not None
         }
@@ -450,6 +483,9 @@ def simulate(
 @_with_common
 @handles_config_errors
 def run(config, out, as_json, overwrite, progress):
-    """Run the simulation described by a TOML file (see docs/configs/)."""
+    """Run the simulation described by a TOML file (see docs/configs/).
+
+    A [sampler] table takes temperature, top_k, top_p, truncation, verifier_tol, and curate
+    ("module:function") with curate_fraction or curate_threshold (docs/sampling.md)."""
     _importable_cwd()
     _execute(load_toml(config), out, as_json, overwrite, progress)

@@ -321,7 +321,7 @@ class PluginModel(PerTrialModel):
         return plugin_metric_names(self)
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out = {
             "family": self.name,
             "model": _describe_model(self.model, self.plugin),
             "model_params": dict(self.model_params),
@@ -330,6 +330,15 @@ class PluginModel(PerTrialModel):
             "user_metrics": sorted(self.user_metrics),
             "reference_size": self.reference_size,
         }
+        # The sampler changes every trial's numbers: run.json and the checkpoints' fingerprint
+        # (which is built from this description) must both see it.
+        stages = [*(self.sampler.describe() if self.sampler is not None else [])]
+        curation = self.__dict__.get("_curation")
+        if curation is not None:
+            stages.append(curation.describe())
+        if stages:
+            out["sampler"] = stages
+        return out
 
 
 def _describe_model(model: Any, plugin: Any) -> str:
