@@ -324,6 +324,12 @@ def simulate(
         plan_observers.append(traj_obs)
     plan_observers.extend(fam_observers)
     plan_observers.extend(observers)
+    if workflow == "replace" and method == "exact" and traj_obs is None and not (
+        fam_observers or observers
+    ):
+        # Only these observables (and the events' hits) are read: the family may skip the rest
+        # of its exact step (the Gaussian's mean when only Sigma_k is read).
+        fam = fam.observing([observables[i].name for i in keep_obs])
 
     plan = RunPlan(
         family=fam,

@@ -208,6 +208,16 @@ class Family(ABC):
         curation = self.verifier_curation(filt) if isinstance(filt, Verifier) else filt
         return fam.curated(curation)
 
+    def observing(self, observables: Sequence[str]) -> Family:
+        """This family for a run that reads only ``observables`` (names from
+        :meth:`observables`) of its states, under replace, with no trajectory or user observer.
+
+        A family whose exact step has parts that no such observable depends on may return a
+        copy that skips them (the Gaussian's mean, when only its scale is read). The default is
+        the family itself.
+        """
+        return self
+
     #: Whether the generation-0 state is a model fitted to the real data (the text models: the
     #: corpus n-gram, a network trained on the corpus) rather than the real distribution itself.
     #: Its draws are then synthetic, and pass through the sampler like any later model's.

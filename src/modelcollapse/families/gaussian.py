@@ -5,6 +5,12 @@ SS ~ sigma^2 chi2_{n-1}; sigma'^2 = SS / d with d = n (``ml``) or d = n - 1 (``u
 paper's choice: its code uses ddof=1). The state carries log sigma^2, so that
 log Sigma_k^2 = log sigma_0^2 + sum_j log(chi2_{n-1,j} / d) never underflows, however long the run.
 
+Scale only: a run that reads nothing but Sigma_k (its moments, Pr(Sigma_k > eps), the hitting
+times of Sigma_k < eps) under replace does not need the mean, since the chain of log Sigma_k^2
+does not depend on it (``Gaussian.observing``). Its exact step then draws only the Gamma variate,
+the one draw that chain needs: about 1.6 times fewer random numbers' worth of time per
+trial-generation. Its stream differs from a run that also reads the mean (same law, other draws).
+
 Sampler stage: a truncation factor psi (``samplers.Truncation``) draws the samples from
 N(mu, psi^2 sigma^2), so every path (exact, naive, pools, samples) simply samples from the state
 with log sigma^2 + 2 ln psi: the exact step stays exact, and the log-variance drifts by
@@ -13,6 +19,7 @@ with log sigma^2 + 2 ln psi: the exact step stays exact, and the log-variance dr
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -79,6 +86,21 @@ class Gaussian(Family):
         object.__setattr__(self, "eps", eps)
 
     sampler_stages: ClassVar[tuple[str, ...]] = ("Truncation",)
+    #: The observables that read only Sigma_k (``observing``); the eps indicators too.
+    SCALE_OBSERVABLES: ClassVar[frozenset[str]] = frozenset({"sigma", "log_sigma2", "sigma2"})
+
+    @property
+    def scale_only(self) -> bool:
+        """Whether this copy skips the mean (see :meth:`observing`)."""
+        return bool(self.__dict__.get("_scale_only", False))
+
+    def observing(self, observables: Sequence[str]) -> Gaussian:
+        eps = {eps_label(e) for e in self.eps}
+        if not all(o in self.SCALE_OBSERVABLES or o in eps for o in observables):
+            return self
+        out = copy.copy(self)
+        object.__setattr__(out, "_scale_only", True)
+        return out
 
     def _drawn(self, state: GaussianState) -> GaussianState:
         """The law the samples come from: the state itself, or its scale times psi."""
@@ -96,7 +118,9 @@ class Gaussian(Family):
         limits.check_float_scale(n, self.mu, self.sigma, self.name)
 
     def initial_state(self, trials: int) -> GaussianState:
-        return GaussianState(np.full(trials, self.mu), np.full(trials, 2.0 * math.log(self.sigma)))
+        # Scale only: the mean is not tracked, and NaN says so to anything that reads it.
+        mu = np.full(trials, math.nan if self.scale_only else self.mu)
+        return GaussianState(mu, np.full(trials, 2.0 * math.log(self.sigma)))
 
     def _refit(
         self, state: GaussianState, zbar: np.ndarray, ss: np.ndarray, n: int
@@ -117,11 +141,15 @@ class Gaussian(Family):
         # Z ~ N(0, 1), G ~ Gamma((n-1)/2) (so 2G ~ chi2_{n-1}): the same law as _refit, written
         # as in-place passes because this is the engine's hottest loop.
         trials = state.mu.shape[0]
-        z = rng.standard_normal(trials)
-        g = rng.standard_gamma(0.5 * (n - 1), trials)
-        mu = state.scale() * z
-        mu *= 1.0 / math.sqrt(n)
-        mu += state.mu
+        if self.scale_only:
+            mu = state.mu  # not tracked (NaN): the chain of log Sigma_k^2 does not need it
+            g = rng.standard_gamma(0.5 * (n - 1), trials)
+        else:
+            z = rng.standard_normal(trials)
+            g = rng.standard_gamma(0.5 * (n - 1), trials)
+            mu = state.scale() * z
+            mu *= 1.0 / math.sqrt(n)
+            mu += state.mu
         if n >= 4:
             # Shape > 1: numpy draws by Marsaglia and Tsang's method, which only returns values
             # > 0 (it rejects v <= 0; shape 1 and below use other methods), so log cannot
