@@ -16,7 +16,8 @@ Two kinds of stage:
   transformed probabilities (``Temperature``: q_i proportional to p_i^(1/T); ``TopK``: the k most
   probable symbols, renormalised; ``TopP``: the smallest set of most probable symbols whose mass
   reaches p, renormalised), and a Gaussian sampled with its standard deviation scaled by psi
-  (``Truncation``) has the same sufficient-statistic law with sigma replaced by psi sigma.
+  (``Truncation``; ``gaussian`` and ``mvgaussian``) has the same sufficient-statistic law with
+  sigma replaced by psi sigma (Sigma by psi^2 Sigma).
 * a *filter* (``Curation``, or the regression family's ``Verifier``) keeps the samples a score
   ranks highest. Its law has no finite sufficient statistic in general, so it runs on the sample
   path: :func:`curate` draws candidates from any model and keeps n of them. That one function is

@@ -324,7 +324,10 @@ _with_common = stack_options(
 @click.option("--top-k", "top_k", type=int, default=None, help="Top-k sampling (categorical).")
 @click.option("--top-p", "top_p", type=float, default=None, help="Nucleus sampling (categorical).")
 @click.option(
-    "--truncation", type=float, default=None, help="Scale sigma by psi when sampling (gaussian)."
+    "--truncation",
+    type=float,
+    default=None,
+    help="Scale sigma by psi when sampling (gaussian, mvgaussian).",
 )
 @click.option(
     "--verify-tol",

@@ -27,6 +27,14 @@ matrix's Cholesky factor in the same unit-triangle / log-diagonal form, so a poo
 model is L B (as above, without the divisor), two pools merge by rank-one updates of the factor
 (Chan et al.'s update, ``modelcollapse.pools``), and ``fit_pool`` only shifts the log-diagonal by
 -log(D) / 2. accumulate-subsample keeps the raw samples (``sample``, ``fit_samples``).
+
+Sampler stage: a truncation factor psi (``samplers.Truncation``, the image models' truncation
+trick on a Gaussian latent) draws the samples from N(M, psi^2 Sigma). Its Cholesky factor is
+psi L, i.e. the state with l + ln psi, so every draw (exact and naive step, pools, raw samples)
+draws from that state and the exact step stays exact: generation k >= 2 has
+log det Sigma_k = log det Sigma_{k-1} + 2 d ln psi + log det(W / D), W ~ Wishart_d(n - 1, I)
+(``modelcollapse.theory.mvgaussian.truncation_logdet_mean``). Generation 1 draws the real data
+without the stage (``Family.real_data_family``).
 """
 
 from __future__ import annotations
@@ -110,6 +118,16 @@ class MVGaussian(Family):
     def d(self) -> int:
         return int(self.mean.shape[0])
 
+    sampler_stages: ClassVar[tuple[str, ...]] = ("Truncation",)
+
+    def _drawn(self, state: MVGaussianState) -> MVGaussianState:
+        """The law the samples come from: the state, or N(M, psi^2 Sigma), whose Cholesky
+        factor psi L only moves the log-diagonal (by ln psi; the unit triangle is unchanged)."""
+        s = self.sampler
+        if s is None:
+            return state
+        return MVGaussianState(state.mean, state.unit, state.log_diag + math.log(s.scale))
+
     def divisor(self, n: int) -> int:
         return n if self.estimator == "ml" else n - 1
 
@@ -184,6 +202,7 @@ class MVGaussian(Family):
     def step_exact(
         self, state: MVGaussianState, n: int, rng: np.random.Generator
     ) -> MVGaussianState:
+        state = self._drawn(state)
         trials, d = state.mean.shape
         zbar = rng.standard_normal((trials, d)) / math.sqrt(n)
         return self._advance(state, zbar, self._bartlett(trials, n, rng), n)
@@ -191,6 +210,7 @@ class MVGaussian(Family):
     def step_naive(
         self, state: MVGaussianState, n: int, rng: np.random.Generator
     ) -> MVGaussianState:
+        state = self._drawn(state)
         trials, d = state.mean.shape
         z = rng.standard_normal((trials, n, d))
         zbar = z.mean(axis=1)
@@ -210,12 +230,14 @@ class MVGaussian(Family):
         Bartlett, the draw of ``step_exact`` without the divisor, so that the factor is the
         product L B and never leaves the state's log-diagonal form. Naive: the n samples' own
         mean and scatter. With n <= d (a singular scatter, e.g. mix-fixed's handful of real
-        points) the n samples are drawn and their scatter factored by rank-one updates.
+        points) the n samples are drawn and their scatter factored by rank-one updates. With a
+        truncation psi both draw from N(M, psi^2 Sigma).
         """
         trials, d = state.mean.shape
         size = np.full(trials, float(n))
         if n <= d:
-            return self.pool_of(self.sample(state, n, rng))
+            return self.pool_of(self.sample(state, n, rng))  # ``sample`` applies psi itself
+        state = self._drawn(state)
         if method == "exact":
             zbar = rng.standard_normal((trials, d)) / math.sqrt(n)
             factor = self._bartlett(trials, n, rng)
@@ -238,7 +260,9 @@ class MVGaussian(Family):
     def sample(self, state: MVGaussianState, n: int, rng: np.random.Generator) -> np.ndarray:
         """(trials, n, d) samples mean + U diag(e^l) z. Raw samples are absolute numbers: once
         a covariance has collapsed below about 1e-16 of the mean's magnitude they round to the
-        mean (the pooled path has no such floor)."""
+        mean (the pooled path has no such floor). With a truncation psi, the samples of
+        N(M, psi^2 Sigma)."""
+        state = self._drawn(state)
         z = rng.standard_normal((state.mean.shape[0], n, self.d))
         with np.errstate(under="ignore"):
             z *= np.exp(state.log_diag)[:, None, :]

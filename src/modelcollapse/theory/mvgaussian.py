@@ -19,6 +19,19 @@ So, exactly,
 Also E[W] = (n - 1) Sigma gives E[Sigma_k] = r^k Sigma_0 with r = (n - 1) / D, so
 E[tr Sigma_k] = r^k tr Sigma_0 and, since M_k - M_{k-1} has covariance Sigma_{k-1} / n,
 E|M_k - M_0|^2 = (tr Sigma_0 / n) sum_{j<k} r^j. For d = 1 these reduce to SPEC.md section 3.
+
+Truncation psi (``samplers.Truncation``: the samples of generation k >= 2 are
+N(M_{k-1}, psi^2 Sigma_{k-1}); generation 1 trains on the real data, untruncated). The scatter of
+psi^2-scaled samples is psi^2 L W L^T, so for k >= 2
+
+    log det Sigma_k = log det Sigma_{k-1} + 2 d ln psi + log det(W / D),   W ~ Wishart_d(n-1, I),
+
+a deterministic shift of the untruncated increment. With t = max(k - 1, 0) truncated
+generations: E[log det Sigma_k] = log det Sigma_0 + k kappa_1 + 2 d t ln psi (the variance is
+unchanged), E[Sigma_k] = r^k psi^(2t) Sigma_0, so E[tr Sigma_k] = r^k psi^(2t) tr Sigma_0, and
+step j + 1 moves the mean by N(0, psi_{j+1}^2 Sigma_j / n) with psi_1 = 1, so
+E|M_k - M_0|^2 = (tr Sigma_0 / n) sum_{j<k} (psi^2 r)^j. For d = 1 these are the scalar
+Gaussian's (``modelcollapse.theory.sampling``, SPEC.md section 7).
 """
 
 from __future__ import annotations
@@ -30,7 +43,12 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import polygamma, psi
 
 from modelcollapse.errors import ConfigError
-from modelcollapse.theory._validate import as_estimator, as_generations, as_sample_size
+from modelcollapse.theory._validate import (
+    as_estimator,
+    as_generations,
+    as_positive,
+    as_sample_size,
+)
 
 
 def _check(n: int, d: int, estimator: str) -> tuple[int, int, int]:
@@ -89,3 +107,62 @@ def mean_shift_sq_mean(
     r = (n - 1) / divisor
     geometric = kk if r == 1.0 else (1.0 - r**kk) / (1.0 - r)
     return trace0 / n * geometric
+
+
+def _truncated(kk: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Truncated generations among 1..k: all but the first (it trains on real data)."""
+    return np.maximum(kk - 1, 0)
+
+
+def _psi(psi: float) -> float:
+    return float(as_positive(psi, "truncation"))
+
+
+def truncation_logdet_mean(
+    k: ArrayLike,
+    n: int,
+    d: int,
+    psi: float,
+    estimator: str = "unbiased",
+    logdet0: float = 0.0,
+) -> NDArray[np.float64]:
+    """E[log det Sigma_k] under truncation psi (exact):
+    log det Sigma_0 + k kappa_1 + 2 d max(k - 1, 0) ln psi, with kappa_1 of
+    :func:`logdet_step_cumulants`. Var[log det Sigma_k] is :func:`logdet_var`'s, unchanged."""
+    kk = as_generations(k)
+    p = _psi(psi)
+    n, d, _ = _check(n, d, estimator)
+    return logdet_mean(kk, n, d, estimator, logdet0) + 2.0 * d * math.log(p) * _truncated(kk)
+
+
+def truncation_trace_mean(
+    k: ArrayLike,
+    n: int,
+    trace0: float,
+    psi: float,
+    estimator: str = "unbiased",
+    d: int = 1,
+) -> NDArray[np.float64]:
+    """E[tr Sigma_k] under truncation psi (exact): ((n-1)/D)^k psi^(2 max(k-1, 0)) tr Sigma_0."""
+    kk = as_generations(k)
+    p = _psi(psi)
+    return trace_mean(kk, n, trace0, estimator, d) * (p * p) ** _truncated(kk).astype(float)
+
+
+def truncation_mean_shift_sq_mean(
+    k: ArrayLike,
+    n: int,
+    trace0: float,
+    psi: float,
+    estimator: str = "unbiased",
+    d: int = 1,
+) -> NDArray[np.float64]:
+    """E|M_k - M_0|^2 under truncation psi (exact): (tr Sigma_0 / n) sum_{j<k} (psi^2 r)^j,
+    r = (n-1)/D (step j + 1 adds N(0, psi_{j+1}^2 Sigma_j / n), psi_1 = 1)."""
+    kk = as_generations(k)
+    p = _psi(psi)
+    n, d, divisor = _check(n, d, estimator)
+    a = p * p * (n - 1) / divisor
+    top = int(kk.max(initial=0))
+    cum = np.concatenate([[0.0], np.cumsum(a ** np.arange(top, dtype=float))])
+    return trace0 / n * cum[kk]
