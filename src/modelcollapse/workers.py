@@ -106,7 +106,10 @@ def dask_client(workers: int, scheduler: str | None, field: str = "--scheduler")
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                silence_logs=logging.ERROR,
+                # CRITICAL, not ERROR: a worker whose heartbeat meets a scheduler already shut
+                # down (Ctrl-C on a loaded machine) logs an error with its traceback; failures
+                # of tasks reach the client as exceptions, so nothing is lost.
+                silence_logs=logging.CRITICAL,
             )
         client = Client(cluster)
     try:
