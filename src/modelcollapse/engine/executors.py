@@ -47,7 +47,7 @@ import pickle
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -318,8 +318,17 @@ def _mapper(executor: str, workers: int, scheduler: str | None, plan: RunPlan) -
     if executor == "threads":
         yield lambda task, payloads: _map_threads(plan, task, payloads, workers)
         return
-    with _plan_file(plan) as (path, digest):
-        yield lambda task, payloads: _map_loky(path, digest, task, payloads, workers)
+    with ExitStack() as stack:
+        made: list[tuple[str, str]] = []  # the plan's file, written when first needed
+
+        def run_map(task: Any, payloads: list[Any]) -> Iterator[Any]:
+            if not payloads:
+                return iter(())
+            if not made:
+                made.append(stack.enter_context(_plan_file(plan)))
+            return _map_loky(*made[0], task, payloads, workers)
+
+        yield run_map
 
 
 def _map_threads(plan: RunPlan, task: Any, payloads: list[Any], workers: int) -> Iterator[Any]:
