@@ -311,5 +311,6 @@ def test_vectorised_blocks_on_processes_give_the_threads_numbers():
     b = simulate("bernoulli", workers=2, executor="processes", **kw)
     assert a.summary.equals(b.summary)
     assert a.trajectories.equals(b.trajectories)
-    with pytest.raises(ConfigError, match="until"):
-        simulate("bernoulli", workers=2, executor="processes", until="collapse", **kw)
+    # until runs there too (tests/test_resume_until.py: bit-identical to threads).
+    c = simulate("bernoulli", workers=2, executor="processes", until="collapse", **kw)
+    assert c.summary.equals(simulate("bernoulli", workers=1, until="collapse", **kw).summary)

@@ -109,6 +109,18 @@ class Observer:
         """Extra tables for the run directory, by file name (written as Parquet)."""
         return {}
 
+    def describe(self) -> Any:
+        """The settings that make this observer record what it records (JSON-able, or a string).
+
+        Part of a checkpoint's fingerprint (``modelcollapse.engine.executors``) with the class's
+        qualified name, so that trials stored with one observer are never folded into a run with
+        another. Default: the class's own ``repr`` when it defines one, else None (the class
+        name alone). Override it when an observer has settings and no ``repr`` showing them.
+        """
+        if type(self).__repr__ is not object.__repr__:
+            return repr(self)
+        return None
+
 
 #: Observers a user can ask for by name: name -> "module:Class" (imported when asked for).
 NAMED: dict[str, str] = {
@@ -182,6 +194,14 @@ class SummaryMoments(Observer):
         if share:
             self._col[len(self.observables) - 1] = len(ranked)
         self._n_rows = len(ranked) + (1 if share else 0)
+
+    def describe(self) -> Any:
+        return {
+            "observables": [repr(o) for o in self.observables],
+            "family_rows": self.family_rows,
+            "share": self.share,
+            "keep": self.keep,
+        }
 
     def start(self, run: Any, block: Block) -> _MomentsAcc:
         r = self._n_rows
@@ -332,6 +352,9 @@ class Trajectories(Observer):
         self.trials = int(trials)
         self._parts: dict[int, dict[int, np.ndarray]] = {}
 
+    def describe(self) -> Any:
+        return {"trials": self.trials}
+
     def setup(self, run: Any) -> None:
         self._family = run.family
         self._parts = {}
@@ -410,6 +433,9 @@ class HittingTimes(Observer):
 
     def metric_names(self, family: Any) -> tuple[str, ...]:
         return tuple(m for e in self.events for m in hit_metric_names(e))
+
+    def describe(self) -> Any:
+        return {"events": list(self.events), "until": self.until, "keep": self.keep}
 
     def setup(self, run: Any) -> None:
         names = [e.name for e in run.family.events()]

@@ -135,6 +135,9 @@ class PluginMetrics(Observer):
     def metric_names(self, family: Any) -> tuple[str, ...]:
         return plugin_metric_names(family)
 
+    def describe(self) -> Any:
+        return {"keep": self.keep}
+
     def setup(self, run: Any) -> None:
         fam = run.family
         self._family = fam
