@@ -293,3 +293,19 @@ def test_until_of_a_per_trial_model_on_every_executor(dask_scheduler):
                              observers=[MeanPath()], n=10, generations=500, trials=6, seed=2,
                              until="collapse", workflow="mix", real_fraction=0.2)
     assert len(set(_observer(mixed).first_low.values())) > 1
+
+
+def test_until_with_record_every_records_the_grid_and_the_end():
+    # Trials stop at different generations, off the recording grid: each block records only the
+    # grid (every 3rd) and, for the block that stopped last, the run's final generation. So the
+    # plug-in metrics of every trial cover the same generations (this raised "trial 1 recorded
+    # other generations than trial 0" when a block also recorded where it stopped), and they
+    # equal a fixed-horizon run to that final generation, generation for generation (the metric
+    # draws are consumed at the same generations).
+    kw = {"n": 5, "trials": 8, "seed": 4, "record_every": 3}
+    stopped = simulate(_model(VarianceCollapse), generations=200, until="collapse", **kw)
+    last = stopped.config["generations_run"]
+    fixed = simulate(_model(VarianceCollapse), generations=last, **kw)
+    pd.testing.assert_frame_equal(stopped.summary, fixed.summary, check_exact=True)
+    gens = sorted(set(stopped.summary["generation"]))
+    assert gens == sorted(set(range(0, last + 1, 3)) | {last})

@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from modelcollapse.engine.loop import BlockRun, RunPlan, advance, run_blocks
+from modelcollapse.engine.loop import BlockRun, RunPlan, advance, record_final, run_blocks
 from modelcollapse.errors import ConfigError
 from modelcollapse.workers import dask_client, loky_parallel, sigint_ignored
 
@@ -292,7 +292,9 @@ def _run_until(
     if error is not None:
         raise error
     for b in range(plan.n_blocks):
-        _fold(plan, runs.pop(b).accs)
+        run = runs.pop(b)
+        record_final(plan, run)
+        _fold(plan, run.accs)
 
 
 def _fold(plan: RunPlan, accs: list[Any]) -> None:

@@ -89,6 +89,8 @@ class BlockRun:
     accs: list[Any]
     share: np.ndarray | None = None
     generation: int = 0
+    #: The last generation the recording observers saw (0: the start).
+    recorded: int = 0
 
 
 def start_block(plan: RunPlan, b: int) -> BlockRun:
@@ -143,10 +145,13 @@ def advance(
         for obs, acc in every_gen:
             obs.observe(acc, g, state, share)
         stop = stop_early and until.done(until_acc)
-        on_grid = g % every == 0 or g == last
-        if on_grid or stop:
+        # Only on the grid (every r-th and the last): a block that stops early off the grid is
+        # recorded where the run ends (record_final), so every block records the same
+        # generations and a recording observer's draws match the fixed horizon's.
+        if g % every == 0 or g == last:
             for obs, acc in recorded_only:
                 obs.observe(acc, g, state, share)
+            run.recorded = g
         pending += 1
         if tick is not None and pending == bar_every:
             tick(pending * size)
@@ -157,6 +162,17 @@ def advance(
         tick(pending * size)
     run.state, run.share, run.generation = state, share, g
     return run
+
+
+def record_final(plan: RunPlan, run: BlockRun) -> None:
+    """Record ``run`` at its generation if the recording observers have not seen it: the
+    block an ``until`` run stopped last ends the run there, on the grid or not."""
+    if run.recorded == run.generation:
+        return
+    for obs, acc in zip(plan.observers, run.accs, strict=True):
+        if not obs.every:
+            obs.observe(acc, run.generation, run.state, run.share)
+    run.recorded = run.generation
 
 
 def run_blocks(
@@ -219,6 +235,7 @@ def execute(
                 for run in lagging:
                     carry(run)
             for run in kept:
+                record_final(plan, run)
                 _fold(plan, run)
         else:
             plan.last = plan.generations
