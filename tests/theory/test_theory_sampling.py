@@ -88,3 +88,26 @@ def test_theory_regression_command_json():
     assert [r["generation"] for r in rows] == [0, 1, 2, 3]
     assert rows[2]["replace"] == pytest.approx(2 * 5 / 14)
     assert rows[2]["accumulate"] == pytest.approx(5 / 14 + 5 / (2 * 34))
+
+
+def test_theory_truncation_command_prints_the_formulas():
+    # The command's columns are the theory functions' values (generation 1 untruncated), with
+    # --every thinning the rows and the last generation always printed.
+    import json
+
+    from modelcollapse.theory import truncation_expected_log_variance, truncation_mean_shift
+
+    result = CliRunner().invoke(
+        cli, ["theory", "truncation", "--psi", "0.8", "--n", "10", "--generations", "5",
+              "--every", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    ks = [r["generation"] for r in rows]
+    assert ks == [0, 2, 4, 5]
+    np.testing.assert_allclose([r["mean_log_variance"] for r in rows],
+                               truncation_expected_log_variance(1.0, 10, ks, 0.8), rtol=1e-12)
+    np.testing.assert_allclose([r["mean_shift_sq"] for r in rows],
+                               truncation_mean_shift(1.0, 10, ks, 0.8), rtol=1e-12)
+    np.testing.assert_allclose([r["mean_variance"] for r in rows],
+                               truncation_expected_variance(1.0, 10, ks, 0.8), rtol=1e-12)
