@@ -395,6 +395,13 @@ def _map_loky(
     parallel = loky_parallel(min(workers, len(payloads)))
     with sigint_ignored():
         gen = parallel(delayed(_run_from_file)(path, digest, task, p) for p in payloads)
+    # When a plug-in fails, the tasks not yet run are abandoned: its message is the one the
+    # user needs, not joblib's advice about cancelled tasks (raised where joblib aborts, so it
+    # is filtered for the process, narrowly, rather than around this generator's yields).
+    warnings.filterwarnings(
+        "ignore", message=r".*tasks which were still being processed by the workers",
+        category=UserWarning,
+    )
     try:
         yield from gen
     finally:

@@ -18,7 +18,7 @@ The sampler stage (``modelcollapse.samplers``): a model that can sample at a tem
 with top-k, top-p, truncation) lists those stages in ``sampler_stages`` and reads
 ``self.sampler`` in its ``generate``; curation filters need nothing from the model: ``draw``
 applies them to whatever ``generate`` returns through ``samplers.curate`` (the score sees the
-generated data array, candidates on the leading axis).
+generated data array with a trial axis of 1 in front: (1, m, *event)).
 
 States of per-trial models are a single trial's; ``observe`` and ``trajectory`` return arrays of
 shape (quantities, 1) as the loop expects of a block of one trial.
