@@ -7,7 +7,6 @@ Statistical checks use ALPHA (1e-4 per test, Bonferroni within a test) from conf
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from modelcollapse import simulate
 from modelcollapse.engine import Observer
@@ -78,8 +77,8 @@ def test_the_full_step_runs_whenever_the_mean_may_be_read():
     np.testing.assert_allclose(hit[1], only[1], rtol=1e-12)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_scale_only_does_not_depend_on_workers(workers):
+def test_scale_only_does_not_depend_on_workers():
+    # 9000 trials: three blocks, folded in block order whichever thread ran them.
     kw = {"n": 20, "generations": 5, "trials": 9000, "seed": 8, "metrics": ["sigma_mean"]}
     one = simulate("gaussian", **kw).summary
-    assert simulate("gaussian", workers=workers, **kw).summary.equals(one)
+    assert simulate("gaussian", workers=2, **kw).summary.equals(one)

@@ -137,6 +137,15 @@ _estimator_option = click.option(
     help="Variance divisor n-1 (unbiased) or n (ml).",
 )
 
+EVERY_OPTION = click.option(
+    "--every",
+    "every",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Print every K-th generation (the last one is always printed).",
+)
+
 _with_common = stack_options(
     click.option("--n", "n", type=int, required=True, help="Samples per generation."),
     click.option(
@@ -147,14 +156,7 @@ _with_common = stack_options(
         show_default=True,
         help="Print generations 0..K.",
     ),
-    click.option(
-        "--every",
-        "every",
-        type=int,
-        default=1,
-        show_default=True,
-        help="Print every K-th generation (the last one is always printed).",
-    ),
+    EVERY_OPTION,
     JSON_OPTION,
 )
 
@@ -240,14 +242,7 @@ def poisson_cmd(
     "--n", "n", type=int, default=None, help="Samples per generation (default: corpus size)."
 )
 @click.option("--generations", "generations", type=int, default=10, show_default=True)
-@click.option(
-    "--every",
-    "every",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Print every K-th generation (the last one is always printed).",
-)
+@EVERY_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
 @handles_config_errors
 def categorical_cmd(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -330,6 +330,23 @@ class Family(ABC):
         if self.sampler is not None:
             out["sampler"] = self.sampler.describe()
         return out
+
+
+def requested_rows(
+    compute: Sequence[Callable[[], np.ndarray]], rows: Sequence[int] | None, trials: int
+) -> np.ndarray:
+    """The rows ``rows`` (all when None) of ``Family.observe``, each computed by its function.
+
+    One requested row, the usual case in experiments, is returned as it is (often the state
+    array itself, no stacking copy); several are stacked into a (rows, trials) array.
+    """
+    wanted = range(len(compute)) if rows is None else rows
+    if len(wanted) == 1:
+        return compute[wanted[0]]()[None, :]
+    out = np.empty((len(wanted), trials))
+    for i, r in enumerate(wanted):
+        out[i] = compute[r]()
+    return out
 
 
 def check_finite(

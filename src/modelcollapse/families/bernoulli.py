@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from modelcollapse.families.base import Event, Family, Observable, check_finite
+from modelcollapse.families.base import Event, Family, Observable, check_finite, requested_rows
 from modelcollapse.families.lattice_binomial import MAX_N as LATTICE_MAX_N
 from modelcollapse.families.lattice_binomial import lattice_binomial
 from modelcollapse.pools import CountPool
@@ -104,13 +104,7 @@ class Bernoulli(Family):
             lambda: np.abs(state - p0),
             kl,
         )
-        wanted = range(len(compute)) if rows is None else rows
-        if len(wanted) == 1:  # the usual case in experiments: no stacking copy
-            return compute[wanted[0]]()[None, :]
-        out = np.empty((len(wanted), state.shape[0]))
-        for i, r in enumerate(wanted):
-            out[i] = compute[r]()
-        return out
+        return requested_rows(compute, rows, state.shape[0])
 
     def events(self) -> tuple[Event, ...]:
         return (

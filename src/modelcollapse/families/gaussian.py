@@ -29,7 +29,7 @@ import numpy as np
 
 from modelcollapse import limits
 from modelcollapse.errors import ConfigError
-from modelcollapse.families.base import Event, Family, Observable, check_finite
+from modelcollapse.families.base import Event, Family, Observable, check_finite, requested_rows
 from modelcollapse.pools import MomentPool
 
 
@@ -272,13 +272,7 @@ class Gaussian(Family):
         compute = [lambda: state.mu, sigma, lambda: ls, sigma2, shift, w2, kl]
         thresholds = [2.0 * math.log(e) for e in self.eps]
         compute += [(lambda t=t: (ls > t).astype(float)) for t in thresholds]
-        wanted = range(len(compute)) if rows is None else rows
-        if len(wanted) == 1:  # the usual case in experiments: no stacking copy
-            return compute[wanted[0]]()[None, :]
-        out = np.empty((len(wanted), ls.shape[0]))
-        for i, r in enumerate(wanted):
-            out[i] = compute[r]()
-        return out
+        return requested_rows(compute, rows, ls.shape[0])
 
     def events(self) -> tuple[Event, ...]:
         return scale_events(self.eps)

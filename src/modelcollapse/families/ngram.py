@@ -33,6 +33,7 @@ generations: it runs on the generation loop as a per-trial model
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,14 +178,18 @@ class NGramModel:
         rng: np.random.Generator,
         max_words: int = DEFAULT_MAX_WORDS,
         seeds: np.ndarray | None = None,
+        sample_next: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Generate ``sentences`` sentences in parallel, one position at a time.
 
         Returns (tokens of all sentences concatenated, length of each sentence, seed context of
         each sentence). Seed contexts are not part of the tokens (they belong to the training
         text); a sentence has ``max_words`` tokens unless it reaches a context that was never
-        continued.
+        continued. ``sample_next(contexts, rng)`` draws the next tokens (default: this model's
+        own :meth:`sample_next`; a sampler stage passes its transformed laws',
+        ``models.ngram.SampledNGram``).
         """
+        sample_next = self.sample_next if sample_next is None else sample_next
         if seeds is None:
             seeds = self.sample_seeds(sentences, rng)
         buf = np.full((sentences, max_words), -1, dtype=np.int64)
@@ -197,22 +202,27 @@ class NGramModel:
                     rows, cur = rows[ok], cur[ok]
                     if rows.size == 0:
                         break
-            tok, cur = self.sample_next(cur, rng)
+            tok, cur = sample_next(cur, rng)
             buf[rows, j] = tok
         filled = buf >= 0
         # Each sentence fills a prefix of its row, so the row-major mask keeps sentence order.
         return buf[filled], filled.sum(axis=1), seeds
 
     def generate(
-        self, n_tokens: int, rng: np.random.Generator, max_words: int = DEFAULT_MAX_WORDS
+        self,
+        n_tokens: int,
+        rng: np.random.Generator,
+        max_words: int = DEFAULT_MAX_WORDS,
+        sample_next: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> np.ndarray:
-        """``n_tokens`` tokens as consecutive sentences of at most ``max_words`` words."""
+        """``n_tokens`` tokens as consecutive sentences of at most ``max_words`` words
+        (``sample_next`` as for :meth:`generate_sentences`)."""
         parts: list[np.ndarray] = []
         produced = 0
         while produced < n_tokens:
             # Enough sentences for the remainder if none stops early; repeat for the shortfall.
             want = math.ceil((n_tokens - produced) / max_words)
-            toks, _, _ = self.generate_sentences(want, rng, max_words)
+            toks, _, _ = self.generate_sentences(want, rng, max_words, sample_next=sample_next)
             parts.append(toks)
             produced += toks.size
         return np.concatenate(parts)[:n_tokens]

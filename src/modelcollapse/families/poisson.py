@@ -16,7 +16,7 @@ import numpy as np
 
 from modelcollapse import limits
 from modelcollapse.errors import ConfigError
-from modelcollapse.families.base import Event, Family, Observable, check_finite
+from modelcollapse.families.base import Event, Family, Observable, check_finite, requested_rows
 from modelcollapse.pools import SumPool
 
 
@@ -94,13 +94,7 @@ class Poisson(Family):
             return out
 
         compute = (lambda: state, lambda: (state > 0).astype(float), kl)
-        wanted = range(len(compute)) if rows is None else rows
-        if len(wanted) == 1:  # the usual case in experiments: no stacking copy
-            return compute[wanted[0]]()[None, :]
-        out = np.empty((len(wanted), state.shape[0]))
-        for i, r in enumerate(wanted):
-            out[i] = compute[r]()
-        return out
+        return requested_rows(compute, rows, state.shape[0])
 
     def events(self) -> tuple[Event, ...]:
         return (Event("extinction", doc="Lambda_k = 0 (the branching process dies out)"),)

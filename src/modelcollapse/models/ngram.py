@@ -16,7 +16,6 @@ sampler the model's own integer sampler runs, unchanged.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -158,28 +157,7 @@ class SampledNGram:
         return self.model.next_token[g], self.model.next_context[g]
 
     def generate(self, n_tokens: int, rng: np.random.Generator, max_words: int) -> np.ndarray:
-        """``n_tokens`` tokens as sentences of at most ``max_words`` words (as the model's own
-        ``generate``: seeds from the training text, a sentence stops at a dead-end context)."""
-        model = self.model
-        totals = model.context_totals()
-        parts: list[np.ndarray] = []
-        produced = 0
-        while produced < n_tokens:
-            want = math.ceil((n_tokens - produced) / max_words)
-            seeds = model.sample_seeds(want, rng)
-            buf = np.full((want, max_words), -1, dtype=np.int64)
-            rows = np.arange(want)
-            cur = seeds
-            for j in range(max_words):
-                if j:
-                    ok = totals[cur] > 0
-                    if not ok.all():
-                        rows, cur = rows[ok], cur[ok]
-                        if rows.size == 0:
-                            break
-                tok, cur = self.sample_next(cur, rng)
-                buf[rows, j] = tok
-            toks = buf[buf >= 0]
-            parts.append(toks)
-            produced += toks.size
-        return np.concatenate(parts)[:n_tokens]
+        """``n_tokens`` tokens as sentences of at most ``max_words`` words: the model's own
+        sentence loop (seeds from the training text, a sentence stops at a dead-end context)
+        with the transformed laws' next-token draws."""
+        return self.model.generate(n_tokens, rng, max_words, sample_next=self.sample_next)

@@ -46,9 +46,9 @@ from modelcollapse.errors import ConfigError
 from modelcollapse.theory._validate import (
     as_estimator,
     as_generations,
-    as_positive,
     as_sample_size,
 )
+from modelcollapse.theory.sampling import as_psi, truncated_generations
 
 
 def _check(n: int, d: int, estimator: str) -> tuple[int, int, int]:
@@ -109,15 +109,6 @@ def mean_shift_sq_mean(
     return trace0 / n * geometric
 
 
-def _truncated(kk: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Truncated generations among 1..k: all but the first (it trains on real data)."""
-    return np.maximum(kk - 1, 0)
-
-
-def _psi(psi: float) -> float:
-    return float(as_positive(psi, "truncation"))
-
-
 def truncation_logdet_mean(
     k: ArrayLike,
     n: int,
@@ -130,9 +121,9 @@ def truncation_logdet_mean(
     log det Sigma_0 + k kappa_1 + 2 d max(k - 1, 0) ln psi, with kappa_1 of
     :func:`logdet_step_cumulants`. Var[log det Sigma_k] is :func:`logdet_var`'s, unchanged."""
     kk = as_generations(k)
-    p = _psi(psi)
+    p = as_psi(psi)
     n, d, _ = _check(n, d, estimator)
-    return logdet_mean(kk, n, d, estimator, logdet0) + 2.0 * d * math.log(p) * _truncated(kk)
+    return logdet_mean(kk, n, d, estimator, logdet0) + 2.0 * d * math.log(p) * truncated_generations(kk)
 
 
 def truncation_trace_mean(
@@ -145,8 +136,8 @@ def truncation_trace_mean(
 ) -> NDArray[np.float64]:
     """E[tr Sigma_k] under truncation psi (exact): ((n-1)/D)^k psi^(2 max(k-1, 0)) tr Sigma_0."""
     kk = as_generations(k)
-    p = _psi(psi)
-    return trace_mean(kk, n, trace0, estimator, d) * (p * p) ** _truncated(kk).astype(float)
+    p = as_psi(psi)
+    return trace_mean(kk, n, trace0, estimator, d) * (p * p) ** truncated_generations(kk).astype(float)
 
 
 def truncation_mean_shift_sq_mean(
@@ -160,7 +151,7 @@ def truncation_mean_shift_sq_mean(
     """E|M_k - M_0|^2 under truncation psi (exact): (tr Sigma_0 / n) sum_{j<k} (psi^2 r)^j,
     r = (n-1)/D (step j + 1 adds N(0, psi_{j+1}^2 Sigma_j / n), psi_1 = 1)."""
     kk = as_generations(k)
-    p = _psi(psi)
+    p = as_psi(psi)
     n, d, divisor = _check(n, d, estimator)
     a = p * p * (n - 1) / divisor
     top = int(kk.max(initial=0))

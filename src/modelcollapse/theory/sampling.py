@@ -46,7 +46,8 @@ def _divisor(n: int, estimator: str) -> int:
     return n if as_estimator(estimator) == "ml" else n - 1
 
 
-def _psi(psi: float) -> float:
+def as_psi(psi: float) -> float:
+    """A truncation factor psi > 0 (ConfigError naming ``truncation`` otherwise)."""
     return float(as_positive(psi, "truncation"))
 
 
@@ -54,13 +55,13 @@ def truncation_log_variance_drift(n: int, psi: float, estimator: str = "unbiased
     """E[log(Sigma_k^2 / Sigma_{k-1}^2)] = 2 ln psi + digamma((n-1)/2) + ln(2/d)."""
     nn = as_sample_size(n, minimum=2)
     return float(
-        2.0 * math.log(_psi(psi))
+        2.0 * math.log(as_psi(psi))
         + special.digamma(0.5 * (nn - 1))
         + math.log(2.0 / _divisor(nn, estimator))
     )
 
 
-def _truncated(k: NDArray[np.int64]) -> NDArray[np.int64]:
+def truncated_generations(k: NDArray[np.int64]) -> NDArray[np.int64]:
     """Generations whose draws were truncated among 1..k: all but the first (real data)."""
     return np.maximum(k - 1, 0)
 
@@ -76,7 +77,7 @@ def truncation_expected_log_variance(
     s0 = float(as_positive(sigma0, "sigma0"))
     kk = as_generations(k)
     plain = truncation_log_variance_drift(n, 1.0, estimator)
-    return 2.0 * math.log(s0) + kk * plain + 2.0 * math.log(_psi(psi)) * _truncated(kk)
+    return 2.0 * math.log(s0) + kk * plain + 2.0 * math.log(as_psi(psi)) * truncated_generations(kk)
 
 
 def truncation_expected_variance(
@@ -87,7 +88,7 @@ def truncation_expected_variance(
     nn = as_sample_size(n, minimum=2)
     kk = as_generations(k)
     c = (nn - 1) / _divisor(nn, estimator)
-    return s0**2 * c ** kk.astype(float) * (_psi(psi) ** 2) ** _truncated(kk).astype(float)
+    return s0**2 * c ** kk.astype(float) * (as_psi(psi) ** 2) ** truncated_generations(kk).astype(float)
 
 
 def truncation_mean_shift(
@@ -101,7 +102,7 @@ def truncation_mean_shift(
     s0 = float(as_positive(sigma0, "sigma0"))
     nn = as_sample_size(n, minimum=2)
     kk = as_generations(k)
-    a = _psi(psi) ** 2 * (nn - 1) / _divisor(nn, estimator)
+    a = as_psi(psi) ** 2 * (nn - 1) / _divisor(nn, estimator)
     top = int(kk.max(initial=0))
     cum = np.concatenate([[0.0], np.cumsum(a ** np.arange(top, dtype=float))])
     return s0**2 / nn * cum[kk]
