@@ -210,7 +210,7 @@ class RunConfig(BaseModel):
         if self.resolved_executor != "threads" or self.scheduler is not None:
             from modelcollapse.engine.executors import check_executor
 
-            check_executor(fam, self.resolved_executor, self.scheduler, None, None)
+            check_executor(fam, self.resolved_executor, self.scheduler, None)
 
 
 _INT_FIELDS = {"n", "generations", "trials", "seed", "record_every", "workers"}

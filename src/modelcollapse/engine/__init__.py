@@ -220,7 +220,7 @@ def simulate(
     if by_trial:
         from modelcollapse.engine.executors import check_executor
 
-        check_executor(fam, executor, scheduler, checkpoint, until)
+        check_executor(fam, executor, scheduler, checkpoint)
     elif scheduler is not None:
         raise ConfigError("scheduler", scheduler, "only with executor='dask'")
 

@@ -65,9 +65,7 @@ BATCHES_PER_WORKER = 16
 TRIAL_FORMAT = 2
 
 
-def check_executor(
-    family: Any, executor: str, scheduler: str | None, checkpoint: Any, until: Any
-) -> None:
+def check_executor(family: Any, executor: str, scheduler: str | None, checkpoint: Any) -> None:
     """Refuse executor settings that cannot work, before any work."""
     if executor not in EXECUTORS:
         raise ConfigError("executor", executor, f"one of: {', '.join(EXECUTORS)}")
